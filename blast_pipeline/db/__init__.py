@@ -1,0 +1,5 @@
+"""The Blast database: SQLAlchemy models, Alembic migrations, and the queries the tasks share."""
+
+from blast_pipeline.db.engine import BlastDatabase, normalise_database_url
+
+__all__ = ["BlastDatabase", "normalise_database_url"]

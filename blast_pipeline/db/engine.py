@@ -60,6 +60,8 @@ class BlastDatabase:
     def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision and load the reference rows
         (statuses, surveys, filters). Safe to call on every start."""
+        if self._is_current():
+            return
         from alembic import command
         from alembic.config import Config
 
@@ -73,6 +75,25 @@ class BlastDatabase:
 
         with self.session() as session:
             load_reference_rows(session)
+
+    def _is_current(self) -> bool:
+        """Fast path for every run: schema at head and reference rows present."""
+        from alembic.script import ScriptDirectory
+        from sqlalchemy import inspect, text
+
+        if not inspect(self.engine).has_table("alembic_version"):
+            return False
+        head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+        with self.engine.connect() as connection:
+            version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            if version != head:
+                return False
+            n_filters = connection.execute(text("SELECT count(*) FROM filters")).scalar()
+            n_statuses = connection.execute(text("SELECT count(*) FROM statuses")).scalar()
+        from blast_pipeline.science.filters import FILTERS
+        from blast_pipeline.statuses import STATUSES
+
+        return n_filters == len(FILTERS) and n_statuses == len(STATUSES)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -103,6 +103,15 @@ class Transient(SoftwareVersionMixin, Base):
     #: How the transient entered the database: "cli", "csv", "tns", "tns-daily", "simulated".
     ingest_source: Mapped[str] = mapped_column(String(20), default="cli")
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: When the sensor last launched a workflow run; None = a run is wanted (new, retriggered
+    #: or reprocessed). The sensor is the one place that launches workflow runs.
+    workflow_requested_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), index=True
+    )
+    #: Incremented at every request, so each launch has its own Dagster run key.
+    workflow_generation: Mapped[int] = mapped_column(Integer, default=0)
+    #: Archived out of the Dagster partition set (results kept here); see the retention job.
+    partition_archived: Mapped[bool] = mapped_column(Boolean, default=False)
 
     host: Mapped[Host | None] = relationship()
     task_registers: Mapped[list[TaskRegister]] = relationship(

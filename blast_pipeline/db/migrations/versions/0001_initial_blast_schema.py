@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 07:51:48.680380
+Create Date: 2026-11-23 07:56:10.279022
 """
 
 import sqlalchemy as sa
@@ -98,11 +98,21 @@ def upgrade() -> None:
         sa.Column("update_fields", sa.String(length=500), nullable=True),
         sa.Column("ingest_source", sa.String(length=20), nullable=False),
         sa.Column("added_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("workflow_requested_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("workflow_generation", sa.Integer(), nullable=False),
+        sa.Column("partition_archived", sa.Boolean(), nullable=False),
         sa.Column("software_version", sa.String(length=20), nullable=False),
         sa.ForeignKeyConstraint(["host_id"], ["hosts.id"], ondelete="SET NULL"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("name"),
     )
+    with op.batch_alter_table("transients", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_transients_workflow_requested_at"),
+            ["workflow_requested_at"],
+            unique=False,
+        )
+
     op.create_table(
         "aliases",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -300,6 +310,9 @@ def downgrade() -> None:
     op.drop_table("host_associations")
     op.drop_table("cutouts")
     op.drop_table("aliases")
+    with op.batch_alter_table("transients", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_transients_workflow_requested_at"))
+
     op.drop_table("transients")
     op.drop_table("filters")
     op.drop_table("tasks")

@@ -1,0 +1,246 @@
+"""``blast-pipeline``: add and inspect transients, and run their workflows without the daemon.
+
+Configuration comes from the same ``BLAST_*`` environment variables as the Dagster resource
+(see README); Dagster runs go to the instance in ``DAGSTER_HOME``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from blast_pipeline.db.models import Transient
+from blast_pipeline.db.task_register import (
+    initialise_registers,
+    reset_tasks,
+    statuses_with_defaults,
+    task_statuses,
+)
+from blast_pipeline.db.transients import NewTransient, add_transient, get_transient
+from blast_pipeline.db.workflow_requests import request_workflow
+from blast_pipeline.resources import blast_resource_from_env
+from blast_pipeline.runners.graph import WorkflowGraph
+from blast_pipeline.services import PipelineServices
+from blast_pipeline.statuses import PROCESSED, is_error
+
+
+class CommandError(Exception):
+    """A user-facing error: printed without a traceback, exit status 2."""
+
+
+def _services() -> PipelineServices:
+    return blast_resource_from_env().services()
+
+
+def _graph() -> WorkflowGraph:
+    from blast_pipeline.tasks import TASK_RUNNERS
+
+    return WorkflowGraph.from_runners(TASK_RUNNERS)
+
+
+def _insert(services: PipelineServices, graph: WorkflowGraph, new: NewTransient) -> None:
+    with services.database.session() as session:
+        transient = add_transient(session, new)
+        initialise_registers(session, transient, graph.task_names)
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    new = NewTransient(args.name, args.ra, args.dec, redshift=args.redshift, ingest_source="cli")
+    _insert(_services(), _graph(), new)
+    print(f"added {args.name}; the sensor will launch its workflow")
+    return 0
+
+
+def read_transient_csv(path: Path) -> list[NewTransient]:
+    """Blast's batch format: columns ``name,ra,dec[,redshift]`` in decimal degrees. Every row is
+    validated before anything is written; errors name the line."""
+    if not path.is_file():
+        raise CommandError(f"{path}: no such file")
+    rows: list[NewTransient] = []
+    errors: list[str] = []
+    with path.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = {"name", "ra", "dec"} - set(reader.fieldnames or [])
+        if missing:
+            raise CommandError(
+                f"{path}: missing column(s) {', '.join(sorted(missing))}; expected "
+                "name,ra,dec[,redshift]"
+            )
+        seen: set[str] = set()
+        for line, row in enumerate(reader, start=2):
+            try:
+                z = (row.get("redshift") or "").strip()
+                name = (row["name"] or "").strip()
+                if name in seen:
+                    raise ValueError(f"transient {name!r} appears twice in the file")
+                seen.add(name)
+                rows.append(
+                    NewTransient(
+                        name,
+                        float(row["ra"]),
+                        float(row["dec"]),
+                        redshift=float(z) if z and z.lower() not in ("none", "nan") else None,
+                        ingest_source="csv",
+                    )
+                )
+            except (ValueError, TypeError) as exc:
+                errors.append(f"{path}:{line}: {exc}")
+    if errors:
+        raise CommandError("nothing imported:\n" + "\n".join(errors))
+    return rows
+
+
+def cmd_import_csv(args: argparse.Namespace) -> int:
+    rows = read_transient_csv(Path(args.file))
+    services, graph = _services(), _graph()
+    from blast_pipeline.db.transients import find_transient
+
+    added = skipped = 0
+    with services.database.session() as session:
+        for new in rows:
+            if find_transient(session, new.name) is not None:
+                print(f"skipped {new.name}: already in the database")
+                skipped += 1
+                continue
+            transient = add_transient(session, new)
+            initialise_registers(session, transient, graph.task_names)
+            added += 1
+    print(f"imported {added} transient(s), skipped {skipped}")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    services = _services()
+    with services.database.session() as session:
+        transients = session.scalars(select(Transient).order_by(Transient.id)).all()
+        if not transients:
+            print("no transients")
+            return 0
+        print(f"{'name':<24} {'ra':>10} {'dec':>10} {'z':>7} {'progress':>8}  status")
+        for t in transients:
+            z = f"{t.redshift:.4f}" if t.redshift is not None else "-"
+            print(
+                f"{t.name:<24} {t.ra_deg:>10.5f} {t.dec_deg:>10.5f} {z:>7} "
+                f"{t.progress:>7}%  {t.processing_status}"
+            )
+        total = session.scalar(select(func.count(Transient.id)))
+        print(f"{total} transient(s)")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    if not args.name:
+        return cmd_list(args)
+    services, graph = _services(), _graph()
+    with services.database.session() as session:
+        transient = get_transient(session, args.name)
+        statuses = statuses_with_defaults(task_statuses(session, transient), graph.task_names)
+        print(f"{transient.name}: {transient.progress}% {transient.processing_status}")
+        for task, status in statuses.items():
+            mark = "ok " if status == PROCESSED else ("ERR" if is_error(status) else "   ")
+            print(f"  [{mark}] {task:<32} {status}")
+    return 0
+
+
+def cmd_reprocess(args: argparse.Namespace) -> int:
+    services, graph = _services(), _graph()
+    with services.database.session() as session:
+        transient = get_transient(session, args.name)
+        tasks = graph.downstream_of(args.from_task) if args.from_task else graph.task_names
+        initialise_registers(session, transient, graph.task_names)
+        reset_tasks(session, transient, tasks)
+        request_workflow(transient)
+    print(f"{args.name}: {len(tasks)} task(s) reset; the sensor will launch the run")
+    return 0
+
+
+def cmd_retrigger(args: argparse.Namespace) -> int:
+    """Re-run what did not finish: error and stalled tasks go back to "not processed"."""
+    from blast_pipeline.statuses import PROCESSING
+
+    services, graph = _services(), _graph()
+    with services.database.session() as session:
+        transient = get_transient(session, args.name)
+        statuses = statuses_with_defaults(task_statuses(session, transient), graph.task_names)
+        todo = [t for t, s in statuses.items() if s == PROCESSING or is_error(s)]
+        reset_tasks(session, transient, todo)
+        request_workflow(transient)
+    print(f"{args.name}: {len(todo)} task(s) reset; the sensor will launch the run")
+    return 0
+
+
+def cmd_process(args: argparse.Namespace) -> int:
+    """Do what the daemon does, in this process: evaluate the sensor and execute its runs."""
+    from blast_pipeline.orchestration import process_pending
+
+    summary = process_pending(max_ticks=args.max_ticks)
+    print(summary)
+    return 0 if summary.failed_runs == 0 else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="blast-pipeline", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("add", help="add one transient")
+    p.add_argument("name")
+    p.add_argument("ra", type=float, help="right ascension, degrees (ICRS)")
+    p.add_argument("dec", type=float, help="declination, degrees (ICRS)")
+    p.add_argument("--redshift", type=float, default=None)
+    p.set_defaults(func=cmd_add)
+
+    p = sub.add_parser("import-csv", help="add transients from a name,ra,dec[,redshift] CSV")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_import_csv)
+
+    p = sub.add_parser("status", help="per-task statuses and progress of one transient (or all)")
+    p.add_argument("name", nargs="?")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("list", help="list transients with progress")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("reprocess", help="re-run a transient's workflow (all, or from a task)")
+    p.add_argument("name")
+    p.add_argument("--from", dest="from_task", default=None, help="Blast task name")
+    p.set_defaults(func=cmd_reprocess)
+
+    p = sub.add_parser("retrigger", help="re-run the failed and stalled tasks of a transient")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_retrigger)
+
+    p = sub.add_parser(
+        "process", help="launch and execute waiting workflow runs here (no daemon needed)"
+    )
+    p.add_argument("--max-ticks", type=int, default=1000)
+    p.set_defaults(func=cmd_process)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from blast_pipeline.db.transients import DuplicateTransient, TransientNotFound
+    from blast_pipeline.names import InvalidTransientName
+
+    try:
+        return args.func(args)
+    except (
+        CommandError,
+        InvalidTransientName,
+        DuplicateTransient,
+        TransientNotFound,
+        ValueError,
+        KeyError,
+    ) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"blast-pipeline: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""Dagster resources: the one place configuration enters the pipeline.
+
+Every value can come from the environment (``EnvVar``); the defaults give the embedded setup
+(SQLite, local files, simulated sky under ``.blast_home``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+from pydantic import PrivateAttr
+
+from blast_pipeline.services import PipelineServices, PipelineSettings, build_services
+
+DEFAULT_HOME = ".blast_home"
+
+
+class BlastResource(dg.ConfigurableResource):
+    """The Blast database, file store and data sources (simulated sky or online services)."""
+
+    home: str = DEFAULT_HOME
+    database_url: str = ""
+    data_root: str = ""
+    sky: str = "simulated"
+    sky_seed: int = 42
+    cutout_fov_arcsec: float = 360.0
+    dust_map_dir: str = ""
+
+    _services: PipelineServices | None = PrivateAttr(default=None)
+
+    def settings(self) -> PipelineSettings:
+        home = Path(self.home).expanduser().resolve()
+        overrides: dict = {"sky": self.sky, "sky_seed": self.sky_seed}
+        overrides["cutout_fov_arcsec"] = self.cutout_fov_arcsec
+        if self.database_url:
+            overrides["database_url"] = self.database_url
+        if self.data_root:
+            overrides["data_root"] = Path(self.data_root).expanduser().resolve()
+        if self.dust_map_dir:
+            overrides["dust_map_dir"] = Path(self.dust_map_dir).expanduser().resolve()
+        return PipelineSettings.embedded(home, **overrides)
+
+    def services(self) -> PipelineServices:
+        """Open (once per process) the database and data sources."""
+        if self._services is None:
+            self._services = build_services(self.settings())
+        return self._services
+
+
+def _env(name: str, default):
+    """``EnvVar(name)`` when the variable is set, so the UI shows where the value came from."""
+    if name in os.environ:
+        if isinstance(default, int) and not isinstance(default, bool):
+            return dg.EnvVar.int(name)
+        return dg.EnvVar(name)
+    return default
+
+
+def blast_resource_from_env() -> BlastResource:
+    """The resource as configured by ``BLAST_*`` environment variables (see README)."""
+    return BlastResource(
+        home=_env("BLAST_HOME", DEFAULT_HOME),
+        database_url=_env("BLAST_DATABASE_URL", ""),
+        data_root=_env("BLAST_DATA_ROOT", ""),
+        sky=_env("BLAST_SKY", "simulated"),
+        sky_seed=_env("BLAST_SKY_SEED", 42),
+        cutout_fov_arcsec=float(os.environ.get("BLAST_CUTOUT_FOV_ARCSEC", 360.0)),
+        dust_map_dir=_env("BLAST_DUST_MAP_DIR", ""),
+    )

@@ -1,0 +1,217 @@
+"""Compile registered task runners into Dagster definitions (no ``from __future__ import
+annotations`` here: Dagster reads the parameter annotations at definition time).
+
+- each ``TransientTaskRunner`` -> one asset partitioned by transient, its "processed"
+  prerequisites as asset dependencies; a status other than "processed" is recorded, shown as an
+  observation on that partition, and leaves the asset unmaterialised so downstream steps skip;
+- each ``SystemTaskRunner`` -> a one-op job plus a schedule at its frequency;
+- options -> ``RetryPolicy`` (retries), ``pool`` (concurrency per service), op tags
+  (``dagster-celery/queue`` for routing), soft time limit in the step and a run-level
+  ``dagster/max_runtime`` hard limit.
+"""
+
+from collections.abc import Sequence
+from typing import Any
+
+import dagster as dg
+
+from blast_pipeline.resources import BlastResource
+from blast_pipeline.runners.base import (
+    Retry,
+    SystemTaskContext,
+    SystemTaskRunner,
+    TransientTaskRunner,
+)
+from blast_pipeline.runners.execution import TaskOutcome, TimeLimitExceeded, execute_transient_task
+from blast_pipeline.runners.graph import RegistrationError, WorkflowGraph
+
+TRANSIENTS = dg.DynamicPartitionsDefinition(name="transients")
+WORKFLOW_GROUP = "transient_workflow"
+WORKFLOW_JOB_NAME = "transient_workflow"
+SYSTEM_GROUP_TAG = {"blast/kind": "system"}
+#: Run-level hard limit, on top of each task's soft limit (Blast: 3600 s soft, 3800 s hard).
+HARD_LIMIT_MARGIN_SECONDS = 200
+
+
+def retry_policy(retry: Retry | None) -> dg.RetryPolicy | None:
+    if retry is None:
+        return None
+    return dg.RetryPolicy(
+        max_retries=retry.max_retries,
+        delay=retry.delay_seconds,
+        backoff=dg.Backoff.EXPONENTIAL if retry.exponential else None,
+    )
+
+
+def routing_tags(queue: str | None) -> dict[str, str]:
+    """Tags that send a step to the workers of one queue (Celery executor) and label it."""
+    if not queue:
+        return {}
+    return {"dagster-celery/queue": queue, "blast/queue": queue}
+
+
+def outcome_metadata(outcome: TaskOutcome) -> dict[str, Any]:
+    metadata: dict[str, Any] = {
+        "status": outcome.status or "not run",
+        "task": outcome.task_name,
+        "processing_seconds": round(outcome.seconds, 3),
+        "progress": outcome.progress,
+        "processing_status": outcome.processing_status,
+    }
+    if outcome.skipped_reason:
+        metadata["reason"] = outcome.skipped_reason
+    metadata.update(outcome.metadata)
+    return metadata
+
+
+def build_transient_asset(runner: TransientTaskRunner, graph: WorkflowGraph) -> dg.AssetsDefinition:
+    deps = [graph.runner(t).asset_name for t in graph.direct_upstream(runner.task_name)]
+
+    @dg.asset(
+        name=runner.asset_name,
+        group_name=WORKFLOW_GROUP,
+        partitions_def=TRANSIENTS,
+        deps=deps,
+        output_required=False,
+        retry_policy=retry_policy(runner.retry),
+        pool=runner.pool,
+        op_tags=routing_tags(runner.queue),
+        description=runner.description,
+        metadata={"blast/task_name": runner.task_name},
+        kinds={"python"},
+    )
+    def _transient_task(context: dg.AssetExecutionContext, blast: BlastResource):
+        services = blast.services()
+        try:
+            outcome = execute_transient_task(
+                runner, context.partition_key, services, graph, context.log
+            )
+        except TimeLimitExceeded as exc:
+            raise dg.Failure(description=str(exc), allow_retries=False) from exc
+        metadata = outcome_metadata(outcome)
+        if outcome.processed:
+            yield dg.MaterializeResult(metadata=metadata)
+            return
+        # Not materialised: downstream steps of this transient skip. The observation makes the
+        # status visible on the partition in the UI.
+        yield dg.AssetObservation(
+            asset_key=context.asset_key, partition=context.partition_key, metadata=metadata
+        )
+        context.log.warning(
+            f"{runner.task_name} on {context.partition_key}: "
+            f"{outcome.status or outcome.skipped_reason}; downstream tasks will not run"
+        )
+
+    return _transient_task
+
+
+def build_system_job(runner: SystemTaskRunner) -> tuple[dg.JobDefinition, dg.ScheduleDefinition]:
+    tags = {**SYSTEM_GROUP_TAG, **routing_tags(runner.queue)}
+    if runner.time_limit_seconds:
+        tags["dagster/max_runtime"] = str(int(runner.time_limit_seconds))
+
+    @dg.op(
+        name=runner.asset_name,
+        description=runner.description,
+        retry_policy=retry_policy(runner.retry),
+        pool=runner.pool,
+    )
+    def _system_task(context: dg.OpExecutionContext, blast: BlastResource) -> None:
+        task_context = SystemTaskContext(
+            services=blast.services(), log=context.log, orchestrator=context.instance
+        )
+        summary = runner.run_process(task_context)
+        metadata = dict(task_context.metadata)
+        if summary:
+            metadata["summary"] = summary
+            context.log.info(f"{runner.task_name}: {summary}")
+        if metadata:
+            context.add_output_metadata(metadata)
+
+    @dg.job(name=f"{runner.asset_name}_job", tags=tags, description=runner.description)
+    def _job() -> None:
+        _system_task()
+
+    default_status = (
+        dg.DefaultScheduleStatus.RUNNING
+        if runner.task_initially_enabled
+        else dg.DefaultScheduleStatus.STOPPED
+    )
+
+    @dg.schedule(
+        name=f"{runner.asset_name}_schedule",
+        job=_job,
+        cron_schedule=cron_for_frequency(runner),
+        default_status=default_status,
+        description=f"{runner.task_name} every {runner.task_frequency_seconds} s",
+        tags={"blast/frequency_seconds": str(runner.task_frequency_seconds)},
+    )
+    def _schedule(context: dg.ScheduleEvaluationContext):
+        reason = runner.disabled_reason()
+        if reason:
+            return dg.SkipReason(f"{runner.task_name} cannot run: {reason}")
+        return dg.RunRequest()
+
+    return _job, _schedule
+
+
+def cron_for_frequency(runner: SystemTaskRunner) -> str:
+    """A cron expression running every ``task_frequency_seconds`` (whole minutes that divide an
+    hour, whole hours that divide a day, or one day)."""
+    seconds = runner.task_frequency_seconds
+    where = f"{type(runner).__name__} ({runner.task_name!r})"
+    if not isinstance(seconds, int) or seconds <= 0:
+        raise RegistrationError(f"{where}: task_frequency_seconds must be a positive integer")
+    if seconds % 60:
+        raise RegistrationError(
+            f"{where}: task_frequency_seconds={seconds} is not a whole number of minutes; "
+            "schedules run on minute boundaries"
+        )
+    minutes = seconds // 60
+    if minutes < 60 and 60 % minutes == 0:
+        return "* * * * *" if minutes == 1 else f"*/{minutes} * * * *"
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        if hours < 24 and 24 % hours == 0:
+            return "0 * * * *" if hours == 1 else f"0 */{hours} * * *"
+        if hours == 24:
+            return "0 0 * * *"
+    raise RegistrationError(
+        f"{where}: task_frequency_seconds={seconds} cannot be expressed as a cron schedule; use a "
+        "divisor of an hour (in minutes) or of a day (in hours)"
+    )
+
+
+def workflow_hard_limit_seconds(graph: WorkflowGraph) -> int:
+    limits = [r.time_limit_seconds or 0 for r in graph.runners]
+    return int(sum(limits) + HARD_LIMIT_MARGIN_SECONDS)
+
+
+def build_workflow_job(graph: WorkflowGraph) -> Any:
+    """One run per transient, steps in-process (the multiprocess executor costs ~40 s per run
+    on 2 cores; see dagster-notes section 2)."""
+    return dg.define_asset_job(
+        WORKFLOW_JOB_NAME,
+        selection=dg.AssetSelection.groups(WORKFLOW_GROUP),
+        executor_def=dg.in_process_executor,
+        tags={
+            "dagster/max_runtime": str(workflow_hard_limit_seconds(graph)),
+            "blast/kind": "transient_workflow",
+        },
+        description="Every transient task for one transient (one partition).",
+    )
+
+
+def compile_runners(
+    runners: Sequence[object],
+) -> tuple[WorkflowGraph, list[dg.AssetsDefinition], list[Any], list[dg.ScheduleDefinition]]:
+    """Validate the registry and build assets, jobs and schedules."""
+    graph = WorkflowGraph.from_runners(runners)
+    assets = [build_transient_asset(r, graph) for r in graph.runners]
+    jobs: list[Any] = [build_workflow_job(graph)] if assets else []
+    schedules = []
+    for runner in graph.system_runners:
+        job, schedule = build_system_job(runner)
+        jobs.append(job)
+        schedules.append(schedule)
+    return graph, assets, jobs, schedules

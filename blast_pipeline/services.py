@@ -1,0 +1,103 @@
+"""The services a task uses (database, file store, data sources), independent of Dagster.
+
+Dagster resources build one ``PipelineServices`` (see ``resources.py``); benchmarks and plain
+Python loops build the same object directly, so the science runs identically with or without
+the orchestrator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from blast_pipeline.db import BlastDatabase
+from blast_pipeline.sources.base import CutoutSource, GalaxyCatalogSource, RedshiftSource
+
+SkyMode = Literal["simulated", "online", "none"]
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    """Everything configurable about where data lives and which services answer."""
+
+    database_url: str
+    data_root: Path
+    sky: SkyMode = "simulated"
+    sky_root: Path | None = None
+    sky_seed: int = 42
+    cutout_fov_arcsec: float = 360.0
+    dust_map_dir: Path | None = None
+
+    @classmethod
+    def embedded(cls, home: Path, **overrides) -> PipelineSettings:
+        """The embedded default: SQLite, local files and the simulated sky under ``home``."""
+        home = Path(home).resolve()
+        values = dict(
+            database_url=f"sqlite:///{home / 'blast.sqlite'}",
+            data_root=home / "data",
+            sky="simulated",
+            sky_root=home / "sky",
+        )
+        values.update(overrides)
+        return cls(**values)
+
+
+@dataclass
+class PipelineServices:
+    """Live handles: the database, the file store root and the three data sources."""
+
+    settings: PipelineSettings
+    database: BlastDatabase
+    cutouts: CutoutSource | None = None
+    catalogs: GalaxyCatalogSource | None = None
+    redshifts: RedshiftSource | None = None
+
+    @property
+    def data_root(self) -> Path:
+        return self.settings.data_root
+
+    @property
+    def dust_map_dir(self) -> Path | None:
+        return self.settings.dust_map_dir
+
+
+def build_services(settings: PipelineSettings) -> PipelineServices:
+    """Open the database (migrating it) and connect the configured data sources."""
+    database = BlastDatabase(settings.database_url)
+    database.migrate()
+    settings.data_root.mkdir(parents=True, exist_ok=True)
+    services = PipelineServices(settings=settings, database=database)
+    _attach_sources(services)
+    return services
+
+
+def _attach_sources(services: PipelineServices) -> None:
+    settings = services.settings
+    if settings.sky == "simulated":
+        try:
+            from blast_pipeline.sources.sky import SimulatedSky
+        except ImportError:  # the simulated sky is optional until it is installed
+            return
+        root = settings.sky_root or settings.data_root / "sky"
+        sky = SimulatedSky(root, seed=settings.sky_seed, fov_arcsec=settings.cutout_fov_arcsec)
+        services.cutouts = services.catalogs = services.redshifts = sky
+        if settings.dust_map_dir is None:
+            services.settings = _with(settings, dust_map_dir=sky.write_dust_map())
+    elif settings.sky == "none":  # database-only work (tests of the orchestration, CLI listing)
+        return
+    elif settings.sky == "online":
+        from blast_pipeline.sources.online import OnlineCutoutSource, OnlineRedshiftSource
+
+        services.cutouts = OnlineCutoutSource()
+        services.redshifts = OnlineRedshiftSource()
+    else:
+        raise ValueError(
+            f"unknown sky mode {settings.sky!r}; expected 'simulated', 'online' or 'none'"
+        )
+
+
+def _with(settings: PipelineSettings, **changes) -> PipelineSettings:
+    from dataclasses import replace
+
+    return replace(settings, **changes)

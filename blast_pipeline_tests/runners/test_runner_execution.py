@@ -1,0 +1,173 @@
+"""Status semantics end to end: toy runners compiled to Dagster, runs on a real instance,
+the Blast database on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+from toy_runners import toy_registry
+
+from blast_pipeline.db.task_register import initialise_registers, task_statuses
+from blast_pipeline.db.transients import NewTransient, add_transient, get_transient
+from blast_pipeline.definitions import build_definitions
+from blast_pipeline.orchestration import process_pending
+from blast_pipeline.resources import BlastResource
+from blast_pipeline.runners.graph import WorkflowGraph
+
+TASKS = WorkflowGraph.from_runners(toy_registry()).task_names
+
+
+@pytest.fixture
+def instance():
+    with dg.instance_for_test() as inst:
+        yield inst
+
+
+@pytest.fixture
+def blast(tmp_path, database_url):
+    return BlastResource(home=str(tmp_path), database_url=database_url, sky="none")
+
+
+def _add(blast, *names):
+    services = blast.services()
+    with services.database.session() as session:
+        for i, name in enumerate(names):
+            transient = add_transient(session, NewTransient(name, 10.0 + i, -5.0))
+            initialise_registers(session, transient, TASKS)
+
+
+def _statuses(blast, name):
+    with blast.services().database.session() as session:
+        transient = get_transient(session, name)
+        return task_statuses(session, transient), transient.progress, transient.processing_status
+
+
+def _materialized(instance, asset):
+    return instance.get_materialized_partitions(dg.AssetKey(asset))
+
+
+def test_processed_materialises_every_asset_and_completes(blast, instance):
+    _add(blast, "2024good")
+    defs = build_definitions(toy_registry(), blast)
+    summary = process_pending(defs, instance)
+    assert summary.runs == 1 and summary.failed_runs == 0
+    statuses, progress, state = _statuses(blast, "2024good")
+    assert set(statuses.values()) == {"processed"}
+    assert (progress, state) == (100, "completed")
+    for asset in (
+        "cutout_download",
+        "host_match",
+        "validate_local_photometry",
+        "generate_thumbnail",
+    ):
+        assert _materialized(instance, asset) == {"2024good"}
+    # runner metadata reaches the materialisation
+    event = instance.get_latest_materialization_event(dg.AssetKey("cutout_download"))
+    assert event.asset_materialization.metadata["n_files"].value == 3
+
+
+def test_other_status_is_recorded_observed_and_stops_downstream(blast, instance):
+    _add(blast, "2024nohost")
+    defs = build_definitions(toy_registry(), blast)
+    summary = process_pending(defs, instance)
+    assert summary.failed_runs == 0  # a scientific outcome is not a run failure
+    statuses, progress, state = _statuses(blast, "2024nohost")
+    assert statuses["Host match"] == "no host match"
+    assert statuses["Validate local photometry"] == "not processed"
+    assert statuses["Generate thumbnail"] == "processed"
+    assert (progress, state) == (100, "blocked")
+    assert "2024nohost" not in _materialized(instance, "host_match")
+    assert "2024nohost" not in _materialized(instance, "validate_local_photometry")
+    records = instance.fetch_observations(dg.AssetKey("host_match"), limit=10).records
+    observed = [r.asset_observation for r in records]
+    assert observed and observed[0].partition == "2024nohost"
+    assert observed[0].metadata["status"].value == "no host match"
+
+
+def test_exception_records_failed_status_and_fails_the_run_after_retries(blast, instance):
+    _add(blast, "2024boom")
+    defs = build_definitions(toy_registry(), blast)
+    summary = process_pending(defs, instance)
+    assert summary.failed_runs == 1
+    statuses, progress, state = _statuses(blast, "2024boom")
+    assert statuses["Host match"] == "failed"
+    assert statuses["Validate local photometry"] == "not processed"
+    assert (progress, state) == (100, "blocked")
+    run = instance.get_runs()[0]
+    retries = [
+        e
+        for e in instance.all_logs(run.run_id)
+        if e.dagster_event and e.dagster_event.event_type_value == "STEP_UP_FOR_RETRY"
+    ]
+    assert len(retries) == 2  # max_retries of ToyMatch
+
+
+def test_retry_recovers_a_transient_failure(blast, instance):
+    _add(blast, "2024flaky")
+    summary = process_pending(build_definitions(toy_registry(), blast), instance)
+    assert summary.failed_runs == 0
+    statuses, _, state = _statuses(blast, "2024flaky")
+    assert statuses["Host match"] == "processed" and state == "completed"
+
+
+def test_custom_failed_status_message(blast, instance):
+    _add(blast, "2024badphot")
+    process_pending(build_definitions(toy_registry(), blast), instance)
+    statuses, _, _ = _statuses(blast, "2024badphot")
+    assert statuses["Validate local photometry"] == "phot valid failed"
+
+
+def test_time_limit_records_time_limit_exceeded_without_retry(blast, instance):
+    _add(blast, "2024slow")
+    summary = process_pending(build_definitions(toy_registry(), blast), instance)
+    assert summary.failed_runs == 1
+    statuses, _, state = _statuses(blast, "2024slow")
+    assert statuses["Cutout download"] == "time limit exceeded"
+    assert statuses["Host match"] == "not processed"
+    assert state == "blocked"
+
+
+def test_failed_work_is_rolled_back(blast, instance):
+    """A task that raises leaves nothing half-written (ToyMatch sets a redshift only on success)."""
+    _add(blast, "2024boom", "2024good")
+    process_pending(build_definitions(toy_registry(), blast), instance)
+    with blast.services().database.session() as session:
+        assert get_transient(session, "2024boom").redshift is None
+        assert get_transient(session, "2024good").redshift == 0.05
+
+
+def test_sensor_adds_partitions_and_requests_each_transient_once(blast, instance):
+    _add(blast, "2024aaa", "2024bbb", "2024ccc")
+    defs = build_definitions(toy_registry(), blast)
+    sensor = defs.resolve_sensor_def("new_transients_sensor")
+    result = sensor(dg.build_sensor_context(instance=instance, resources={"blast": blast}))
+    assert [r.partition_key for r in result.run_requests] == ["2024aaa", "2024bbb", "2024ccc"]
+    assert len({r.run_key for r in result.run_requests}) == 3
+    assert result.dynamic_partitions_requests[0].partition_keys == ["2024aaa", "2024bbb", "2024ccc"]
+    again = sensor(dg.build_sensor_context(instance=instance, resources={"blast": blast}))
+    assert isinstance(again, dg.SkipReason)
+    _add(blast, "2024ddd")
+    third = sensor(dg.build_sensor_context(instance=instance, resources={"blast": blast}))
+    assert [r.partition_key for r in third.run_requests] == ["2024ddd"]
+
+
+def test_reprocess_from_a_task_runs_only_that_task_and_downstream(blast, instance, monkeypatch):
+    from blast_pipeline.db.task_register import reset_tasks
+    from blast_pipeline.db.workflow_requests import request_workflow
+
+    _add(blast, "2024again")
+    defs = build_definitions(toy_registry(), blast)
+    process_pending(defs, instance)
+    graph = WorkflowGraph.from_runners(toy_registry())
+    with blast.services().database.session() as session:
+        transient = get_transient(session, "2024again")
+        reset_tasks(session, transient, graph.downstream_of("Host match"))
+        request_workflow(transient)
+    sensor = defs.resolve_sensor_def("new_transients_sensor")
+    result = sensor(dg.build_sensor_context(instance=instance, resources={"blast": blast}))
+    (request,) = result.run_requests
+    assert {k.to_user_string() for k in request.asset_selection} == {
+        "host_match",
+        "validate_local_photometry",
+    }
+    assert request.run_key == "2024again:1"

@@ -1,0 +1,96 @@
+"""Small runners whose outcome depends on the transient's name, to exercise every path."""
+
+from __future__ import annotations
+
+import time
+
+from blast_pipeline.runners.base import Retry, SystemTaskRunner, TransientTaskRunner
+from blast_pipeline.statuses import PROCESSED
+
+
+class ToyDownload(TransientTaskRunner):
+    """Pretends to download cutouts."""
+
+    task_name = "Cutout download"
+    pool = "toy_service"
+    time_limit_seconds = 0.5
+
+    def _run_process(self, transient, context):
+        if "slow" in transient.name:
+            time.sleep(3)
+        context.add_metadata(n_files=3)
+        return PROCESSED
+
+
+class ToyMatch(TransientTaskRunner):
+    """Host match that fails, gives up, or succeeds on its second try, depending on the name."""
+
+    task_name = "Host match"
+    retry = Retry(max_retries=2, delay_seconds=0.01, exponential=False)
+
+    def _prerequisites(self):
+        return {"Host match": "not processed", "Cutout download": "processed"}
+
+    def _run_process(self, transient, context):
+        if "boom" in transient.name:
+            raise RuntimeError("catalogue exploded")
+        if "nohost" in transient.name:
+            return "no host match"
+        if "flaky" in transient.name:
+            marker = context.services.data_root / f"{transient.name}.tried"
+            if not marker.exists():
+                marker.write_text("1")
+                raise ConnectionError("service hiccup")
+        transient.redshift = 0.05
+        return PROCESSED
+
+
+class ToyPhotometry(TransientTaskRunner):
+    """Downstream of the match, with its own failure status."""
+
+    task_name = "Validate local photometry"
+    queue = "sed"
+
+    def _prerequisites(self):
+        return {"Host match": "processed"}
+
+    def _failed_status_message(self):
+        return "phot valid failed"
+
+    def _run_process(self, transient, context):
+        if "badphot" in transient.name:
+            raise ValueError("no photometry")
+        return PROCESSED
+
+
+class ToyThumbnail(TransientTaskRunner):
+    task_name = "Generate thumbnail"
+
+    def _prerequisites(self):
+        return {"Cutout download": "processed"}
+
+    def _run_process(self, transient, context):
+        return PROCESSED
+
+
+class ToyCleanup(SystemTaskRunner):
+    """Counts transients."""
+
+    task_name = "Garbage collector"
+    task_frequency_seconds = 3600
+    task_initially_enabled = False
+
+    def run_process(self, context):
+        return "cleaned"
+
+
+class ToyIngest(SystemTaskRunner):
+    task_name = "TNS data ingestion"
+    task_frequency_seconds = 240
+
+    def run_process(self, context):
+        return None
+
+
+def toy_registry():
+    return [ToyDownload(), ToyMatch(), ToyPhotometry(), ToyThumbnail(), ToyCleanup(), ToyIngest()]

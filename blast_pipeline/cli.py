@@ -34,7 +34,7 @@ class CommandError(Exception):
 
 
 def _services() -> PipelineServices:
-    return blast_resource_from_env().services()
+    return blast_resource_from_env(resolve=True).services()
 
 
 def _graph() -> WorkflowGraph:
@@ -183,6 +183,16 @@ def cmd_process(args: argparse.Namespace) -> int:
     return 0 if summary.failed_runs == 0 else 1
 
 
+def cmd_configure_instance(args: argparse.Namespace) -> int:
+    """Apply the concurrency pool limits to the Dagster instance in DAGSTER_HOME."""
+    from blast_pipeline.orchestration import default_instance
+    from blast_pipeline.runners.pools import apply_pool_limits
+
+    limits = apply_pool_limits(default_instance())
+    print("pool limits: " + ", ".join(f"{k}={v}" for k, v in limits.items()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="blast-pipeline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -219,6 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--max-ticks", type=int, default=1000)
     p.set_defaults(func=cmd_process)
+
+    p = sub.add_parser("configure-instance", help="set concurrency pool limits in DAGSTER_HOME")
+    p.set_defaults(func=cmd_configure_instance)
     return parser
 
 

@@ -49,23 +49,30 @@ class BlastResource(dg.ConfigurableResource):
         return self._services
 
 
-def _env(name: str, default):
-    """``EnvVar(name)`` when the variable is set, so the UI shows where the value came from."""
+def _env(name: str, default, resolve: bool = False):
+    """``EnvVar(name)`` when the variable is set, so the UI shows where the value came from;
+    with ``resolve``, the plain value (for use outside Dagster, e.g. the CLI)."""
     if name in os.environ:
+        if resolve:
+            return type(default)(os.environ[name])
         if isinstance(default, int) and not isinstance(default, bool):
             return dg.EnvVar.int(name)
         return dg.EnvVar(name)
     return default
 
 
-def blast_resource_from_env() -> BlastResource:
-    """The resource as configured by ``BLAST_*`` environment variables (see README)."""
+def blast_resource_from_env(resolve: bool = False) -> BlastResource:
+    """The resource as configured by ``BLAST_*`` environment variables (see README).
+
+    ``resolve=True`` reads the values now (outside Dagster); otherwise set variables become
+    ``EnvVar`` references that Dagster resolves at run time.
+    """
     return BlastResource(
-        home=_env("BLAST_HOME", DEFAULT_HOME),
-        database_url=_env("BLAST_DATABASE_URL", ""),
-        data_root=_env("BLAST_DATA_ROOT", ""),
-        sky=_env("BLAST_SKY", "simulated"),
-        sky_seed=_env("BLAST_SKY_SEED", 42),
+        home=_env("BLAST_HOME", DEFAULT_HOME, resolve),
+        database_url=_env("BLAST_DATABASE_URL", "", resolve),
+        data_root=_env("BLAST_DATA_ROOT", "", resolve),
+        sky=_env("BLAST_SKY", "simulated", resolve),
+        sky_seed=_env("BLAST_SKY_SEED", 42, resolve),
         cutout_fov_arcsec=float(os.environ.get("BLAST_CUTOUT_FOV_ARCSEC", 360.0)),
-        dust_map_dir=_env("BLAST_DUST_MAP_DIR", ""),
+        dust_map_dir=_env("BLAST_DUST_MAP_DIR", "", resolve),
     )

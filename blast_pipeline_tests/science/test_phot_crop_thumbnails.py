@@ -1,0 +1,105 @@
+"""Crops centred on the transient (never in place) and PNG thumbnails."""
+
+from __future__ import annotations
+
+import astropy.units as u
+import numpy as np
+import pytest
+from astropy.coordinates import SkyCoord
+from astropy.io import fits
+from astropy.wcs import WCS
+from matplotlib.image import imread
+from phot_synthetic import HOST_DEC, HOST_RA, sersic_image
+from photutils.aperture import SkyCircularAperture, SkyEllipticalAperture
+
+from blast_pipeline.science.cosmology import angular_size_arcsec
+from blast_pipeline.science.crop import crop_cutout, crop_size_pixels, pixel_scale_arcsec
+from blast_pipeline.science.thumbnails import render_thumbnail_png
+
+SN_RA, SN_DEC = HOST_RA + 4 / 3600, HOST_DEC + 2 / 3600
+
+
+def _hdu():
+    image = sersic_image(amplitude=5.0, seed=3, pixel_arcsec=0.4)
+    return image.hdu(EXPTIME=53.9, BUNIT="nanomaggy", OBJECT="2010H")
+
+
+def test_crop_is_a_new_centred_hdu_and_leaves_the_input_alone():
+    hdu = _hdu()
+    data_before = hdu.data.copy()
+    header_before = hdu.header.tostring()
+    cropped = crop_cutout(hdu, SN_RA, SN_DEC, 101)
+    assert cropped is not hdu and isinstance(cropped, fits.PrimaryHDU)
+    np.testing.assert_array_equal(hdu.data, data_before)
+    assert hdu.header.tostring() == header_before
+    assert cropped.data.shape == (101, 101)
+    assert not np.shares_memory(cropped.data, hdu.data)
+    x, y = WCS(cropped.header).world_to_pixel(SkyCoord(SN_RA * u.deg, SN_DEC * u.deg))
+    assert x == pytest.approx(50.0, abs=0.5) and y == pytest.approx(50.0, abs=0.5)
+    # pixel values follow the WCS
+    ox, oy = WCS(hdu.header).world_to_pixel(SkyCoord(SN_RA * u.deg, SN_DEC * u.deg))
+    assert cropped.data[50, 50] == hdu.data[int(round(float(oy))), int(round(float(ox)))]
+    assert cropped.header["OBJECT"] == "2010H" and cropped.header["EXPTIME"] == 53.9
+
+
+def test_crop_replaces_a_cd_matrix_wcs_cleanly():
+    hdu = _hdu()
+    wcs = WCS(hdu.header)
+    for key in ("CDELT1", "CDELT2", "PC1_1", "PC1_2", "PC2_1", "PC2_2"):
+        hdu.header.remove(key, ignore_missing=True)
+    hdu.header["CD1_1"], hdu.header["CD2_2"] = wcs.wcs.cdelt
+    hdu.header["CD1_2"] = hdu.header["CD2_1"] = 0.0
+    cropped = crop_cutout(hdu, SN_RA, SN_DEC, 60)
+    new = WCS(cropped.header)
+    x, y = new.world_to_pixel(SkyCoord(SN_RA * u.deg, SN_DEC * u.deg))
+    assert x == pytest.approx(29.5, abs=0.5) and y == pytest.approx(29.5, abs=0.5)
+    assert new.proj_plane_pixel_scales()[0].to_value(u.arcsec) == pytest.approx(0.4)
+
+
+def test_crop_with_no_overlap_gives_none():
+    assert crop_cutout(_hdu(), HOST_RA + 1.0, HOST_DEC, 100) is None
+    with pytest.raises(ValueError, match="size_pix"):
+        crop_cutout(_hdu(), SN_RA, SN_DEC, 0)
+
+
+def test_crop_size_rules():
+    wcs = WCS(_hdu().header)
+    assert pixel_scale_arcsec(wcs, SN_RA, SN_DEC) == pytest.approx(0.4, rel=1e-4)
+    five_kpc = 2 * angular_size_arcsec(0.01, 5.0) / 0.4  # ~52" diameter -> ~259 px
+    # no host, no redshift: 5 kpc at z = 0.01
+    assert crop_size_pixels(wcs, SN_RA, SN_DEC) == round(five_kpc)
+    assert crop_size_pixels(wcs, SN_RA, SN_DEC, redshift=0.001) == round(five_kpc)
+    # a higher redshift makes 5 kpc smaller, but never below 100 pixels
+    assert crop_size_pixels(wcs, SN_RA, SN_DEC, redshift=0.5) == 100
+    # host 40" east: 2 * 100 px + 100 = 300 px > 5 kpc
+    host = (SN_RA + 40 / 3600 / np.cos(np.radians(SN_DEC)), SN_DEC)
+    assert crop_size_pixels(wcs, SN_RA, SN_DEC, host_ra_dec=host) == pytest.approx(300, abs=2)
+    # with this cutout's aperture: its bbox edges around the transient
+    big = SkyCircularAperture(SkyCoord(SN_RA * u.deg, SN_DEC * u.deg), 80 * u.arcsec)
+    size = crop_size_pixels(wcs, SN_RA, SN_DEC, host_ra_dec=host, aperture=big)
+    assert size == pytest.approx(2 * 200 + 100, abs=4)
+
+
+def test_thumbnail_png(tmp_path):
+    image = sersic_image(amplitude=5.0, seed=3)
+    aperture = SkyEllipticalAperture(
+        SkyCoord(HOST_RA * u.deg, HOST_DEC * u.deg), 8 * u.arcsec, 5 * u.arcsec, theta=30 * u.deg
+    )
+    local = SkyCircularAperture(SkyCoord(SN_RA * u.deg, SN_DEC * u.deg), 2 * u.arcsec)
+    path = render_thumbnail_png(
+        image.data,
+        image.wcs,
+        tmp_path / "sub" / "thumb.png",
+        transient=(SN_RA, SN_DEC),
+        host=(HOST_RA, HOST_DEC),
+        apertures=[(aperture, "green", "global"), (local, "blue", "local")],
+        title="2010H SDSS_r",
+    )
+    assert path.exists()
+    pixels = imread(path)
+    assert pixels.shape[1] <= 800 and pixels.shape[0] == pixels.shape[1]
+    assert pixels[..., :3].std() > 0.05  # not blank
+    with pytest.raises(ValueError):
+        render_thumbnail_png(
+            image.data, image.wcs, tmp_path / "x.png", transient=(SN_RA, SN_DEC), size_pixels=1600
+        )

@@ -86,4 +86,4 @@ def test_configure_instance_sets_pool_limits(env, tmp_path, monkeypatch, capsys)
     assert main(["configure-instance"]) == 0
     assert "tns=1" in capsys.readouterr().out
     with dg.DagsterInstance.get() as instance:
-        assert instance.event_log_storage.get_concurrency_info("sdss").slot_count == 1
+        assert instance.event_log_storage.get_concurrency_info("redshift_services").slot_count == 1

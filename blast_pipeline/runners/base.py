@@ -36,6 +36,10 @@ class Retry:
     exponential: bool = True
 
 
+class MarkdownText(str):
+    """A metadata value to show as markdown in the Dagster UI (e.g. an embedded PNG)."""
+
+
 @dataclass
 class TaskContext:
     """What a running transient task may use: the open database session, the configured data

@@ -17,6 +17,7 @@ import dagster as dg
 
 from blast_pipeline.resources import BlastResource
 from blast_pipeline.runners.base import (
+    MarkdownText,
     Retry,
     SystemTaskContext,
     SystemTaskRunner,
@@ -60,7 +61,8 @@ def outcome_metadata(outcome: TaskOutcome) -> dict[str, Any]:
     }
     if outcome.skipped_reason:
         metadata["reason"] = outcome.skipped_reason
-    metadata.update(outcome.metadata)
+    for key, value in outcome.metadata.items():
+        metadata[key] = dg.MetadataValue.md(value) if isinstance(value, MarkdownText) else value
     return metadata
 
 

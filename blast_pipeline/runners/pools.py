@@ -8,8 +8,7 @@ from __future__ import annotations
 
 POOL_LIMITS: dict[str, int] = {
     "tns": 1,  # one TNS conversation at a time (Blast's TaskLock 'tns_query')
-    "sdss": 1,  # Blast's 'SDSS_query' lock
-    "ned": 1,  # Blast's 'ned_query' lock
+    "redshift_services": 1,  # SDSS then NED look-ups (Blast's 'SDSS_query'/'ned_query' locks)
     "cutout_services": 2,  # transients downloading cutouts at once
     "sed": 1,  # SED inference (memory-heavy)
 }

@@ -6,5 +6,17 @@ Transient tasks become assets partitioned by transient; system tasks become sche
 from __future__ import annotations
 
 from blast_pipeline.runners.base import SystemTaskRunner, TransientTaskRunner
+from blast_pipeline.tasks.cutout_download import CutoutDownload
+from blast_pipeline.tasks.host_information import HostInformation
+from blast_pipeline.tasks.host_match import HostMatch
+from blast_pipeline.tasks.mwebv import HostMWEBV, TransientMWEBV
+from blast_pipeline.tasks.thumbnails import GenerateThumbnail
 
-TASK_RUNNERS: list[TransientTaskRunner | SystemTaskRunner] = []
+TASK_RUNNERS: list[TransientTaskRunner | SystemTaskRunner] = [
+    CutoutDownload(),
+    GenerateThumbnail(),
+    TransientMWEBV(),
+    HostMatch(),
+    HostInformation(),
+    HostMWEBV(),
+]

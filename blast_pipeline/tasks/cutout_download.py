@@ -1,0 +1,98 @@
+"""Cutout download: the 24 survey images around the transient (reference 1.4)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from astropy.io import fits
+from sqlalchemy import select
+
+from blast_pipeline.db.models import Cutout, Filter, Transient
+from blast_pipeline.files import cutout_path, relative_to_root
+from blast_pipeline.runners.base import Retry, TaskContext, TransientTaskRunner
+from blast_pipeline.science.filters import get_filter
+from blast_pipeline.sources.base import CutoutDownloadError
+from blast_pipeline.statuses import PROCESSED
+
+NO_IMAGE_FOUND = "No image found"
+DOWNLOAD_ERROR = "Download error"
+#: Parallel downloads per transient; each service also bounds its own concurrency.
+MAX_PARALLEL_DOWNLOADS = 8
+
+
+def _needs_download(cutout: Cutout | None, data_root: Path) -> bool:
+    """Blast's caching: a stored file or a stored "No image found" is kept; errors are retried."""
+    if cutout is None or cutout.message == DOWNLOAD_ERROR:
+        return True
+    if cutout.message == NO_IMAGE_FOUND:
+        return False
+    return not (cutout.fits_path and (data_root / cutout.fits_path).is_file())
+
+
+class CutoutDownload(TransientTaskRunner):
+    """Download the cutouts of every filter (0.1 deg, native pixels); "No image found" is not a
+    failure, a service error fails the task after its retries."""
+
+    task_name = "Cutout download"
+    pool = "cutout_services"
+    retry = Retry(max_retries=2, delay_seconds=10.0)
+
+    def _run_process(self, transient: Transient, context: TaskContext) -> str:
+        source = context.services.cutouts
+        if source is None:
+            raise RuntimeError("no cutout source is configured (BLAST_SKY)")
+        session, data_root = context.session, context.services.data_root
+        fov = context.services.settings.cutout_fov_arcsec
+        filters = session.scalars(select(Filter).order_by(Filter.id)).all()
+        stored = {
+            c.filter_id: c
+            for c in session.scalars(select(Cutout).where(Cutout.transient_id == transient.id))
+        }
+        todo = [f for f in filters if _needs_download(stored.get(f.id), data_root)]
+
+        def fetch(row: Filter) -> tuple[Filter, fits.HDUList | None, Exception | None]:
+            try:
+                spec = get_filter(row.name)
+                return (
+                    row,
+                    source.fetch_cutout(transient.ra_deg, transient.dec_deg, spec, fov),
+                    None,
+                )
+            except Exception as exc:  # one filter's failure must not stop the others
+                return row, None, exc
+
+        with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_DOWNLOADS, max(len(todo), 1))) as pool:
+            results = list(pool.map(fetch, todo))
+
+        errors: list[str] = []
+        downloaded = no_image = 0
+        for row, hdul, error in results:
+            cutout = stored.get(row.id) or Cutout(
+                name=f"{transient.name}_{row.name}", transient_id=transient.id, filter_id=row.id
+            )
+            session.add(cutout)
+            if error is not None:
+                cutout.fits_path, cutout.message = None, DOWNLOAD_ERROR
+                errors.append(f"{row.name}: {error}")
+            elif hdul is None:
+                cutout.fits_path, cutout.message = None, NO_IMAGE_FOUND
+                no_image += 1
+            else:
+                path = cutout_path(data_root, transient.name, get_filter(row.name))
+                path.parent.mkdir(parents=True, exist_ok=True)
+                hdul.writeto(path, overwrite=True)
+                cutout.fits_path, cutout.message = relative_to_root(data_root, path), ""
+                downloaded += 1
+        context.add_metadata(
+            downloaded=downloaded,
+            no_image_found=no_image,
+            kept_from_earlier=len(filters) - len(todo),
+            download_errors=len(errors),
+        )
+        if errors:
+            session.commit()  # keep what did download; a retry fetches only the rest
+            raise CutoutDownloadError(
+                f"{len(errors)} filter(s) failed for {transient.name}: " + "; ".join(errors)
+            )
+        return PROCESSED

@@ -1,0 +1,38 @@
+"""Host information: the host's spectroscopic redshift from SDSS, then NED (reference 1.8)."""
+
+from __future__ import annotations
+
+from blast_pipeline.db.models import Transient
+from blast_pipeline.runners.base import Retry, TaskContext, TransientTaskRunner
+from blast_pipeline.statuses import PROCESSED
+
+
+class HostInformation(TransientTaskRunner):
+    """Look up a spectroscopic redshift for the host and store it on the host (Blast forgot to
+    save it); "no host redshift" when neither host nor transient has any redshift."""
+
+    task_name = "Host information"
+    pool = "redshift_services"
+    retry = Retry(max_retries=2, delay_seconds=10.0)
+
+    def _prerequisites(self) -> dict[str, str]:
+        return {"Host match": "processed"}
+
+    def _run_process(self, transient: Transient, context: TaskContext) -> str:
+        host = transient.host
+        if host is None:
+            return "no host"
+        source = context.services.redshifts
+        if host.redshift is None and source is not None:
+            z = source.spectroscopic_redshift(host.ra_deg, host.dec_deg, radius_arcsec=1.0)
+            if z is not None:
+                host.redshift = float(z)
+                context.add_metadata(spectroscopic_redshift=round(float(z), 5))
+        context.add_metadata(best_redshift=transient.best_redshift)
+        if (
+            host.redshift is None
+            and host.photometric_redshift is None
+            and transient.redshift is None
+        ):
+            return "no host redshift"
+        return PROCESSED

@@ -1,0 +1,157 @@
+"""Host match: probabilistic association of the transient with a catalogued galaxy (1.7)."""
+
+from __future__ import annotations
+
+import math
+import zlib
+
+from astropy import units as u
+from astropy.coordinates import SkyCoord
+from sqlalchemy import select
+
+from blast_pipeline.db.models import Host, HostAssociation, Transient
+from blast_pipeline.runners.base import Retry, TaskContext, TransientTaskRunner
+from blast_pipeline.science.host_dedup import HostRecord, find_existing_host
+from blast_pipeline.science.host_match import associate_host
+from blast_pipeline.statuses import PROCESSED
+
+#: Prost searches max(300", 100 kpc); the candidates that matter lie well inside 300".
+SEARCH_RADIUS_ARCSEC = 300.0
+#: Stored hosts within this box (deg) are handed to the 1" cone de-duplication.
+_DEDUP_BOX_DEG = 10.0 / 3600
+
+
+def name_from_coords(ra_deg: float, dec_deg: float) -> str:
+    """Blast's coordinate name: ``J`` + RA hms + Dec dms (e.g. ``J080624.10+010209.86``)."""
+    coord = SkyCoord(ra_deg * u.deg, dec_deg * u.deg)
+    ra = coord.ra.to_string(unit=u.hourangle, sep="", precision=2, pad=True)
+    dec = coord.dec.to_string(sep="", precision=2, alwayssign=True, pad=True)
+    return f"J{ra}{dec}"
+
+
+def _finite(value) -> float | None:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _nearby_hosts(session, ra: float, dec: float) -> list[Host]:
+    half_ra = _DEDUP_BOX_DEG / max(math.cos(math.radians(dec)), 1e-6)
+    return session.scalars(
+        select(Host).where(
+            Host.dec_deg.between(dec - _DEDUP_BOX_DEG, dec + _DEDUP_BOX_DEG),
+            Host.ra_deg.between(ra - half_ra, ra + half_ra),
+        )
+    ).all()
+
+
+class HostMatch(TransientTaskRunner):
+    """Associate the transient with its host galaxy (offset in directional light radii,
+    absolute magnitude, redshift; hostless and missing-host hypotheses)."""
+
+    task_name = "Host match"
+    retry = Retry(max_retries=2, delay_seconds=10.0)
+
+    def _prerequisites(self) -> dict[str, str]:
+        return {"Transient MWEBV": "processed"}
+
+    def _run_process(self, transient: Transient, context: TaskContext) -> str:
+        catalogs = context.services.catalogs
+        if catalogs is None:
+            raise RuntimeError("no galaxy catalogue source is configured (BLAST_SKY)")
+        session = context.session
+        table = catalogs.galaxies_near(transient.ra_deg, transient.dec_deg, SEARCH_RADIUS_ARCSEC)
+        result = associate_host(
+            transient.ra_deg,
+            transient.dec_deg,
+            table,
+            transient_redshift=transient.redshift,
+            rng_seed=zlib.crc32(transient.name.encode()),
+        )
+        catalog_name = str(table.meta.get("catalog_name", ""))
+        catalog_release = str(table.meta.get("catalog_release", ""))
+        association = session.scalar(
+            select(HostAssociation).where(HostAssociation.transient_id == transient.id)
+        ) or HostAssociation(transient_id=transient.id)
+        session.add(association)
+        association.probability = float(result.probability)
+        association.hostless_probability = float(result.hostless_probability)
+        association.missing_host_probability = float(result.missing_host_probability)
+        association.runner_up_object_id = (
+            None if result.runner_up_object_id is None else str(result.runner_up_object_id)
+        )
+        association.runner_up_probability = _finite(result.runner_up_probability)
+        association.catalog_name = catalog_name
+        association.n_candidates = int(result.n_candidates)
+        context.add_metadata(
+            candidates=int(result.n_candidates),
+            hypothesis=result.hypothesis,
+            probability=round(float(result.probability), 4),
+            runner_up=str(result.runner_up_object_id),
+        )
+        if result.best_index is None:
+            association.host_id = None
+            transient.host = None
+            return "no host match"
+
+        row = table[result.best_index]
+        host = self._store_host(session, row, catalog_name, catalog_release)
+        transient.host = host
+        session.flush()
+        association.host_id = host.id
+        context.add_metadata(host=host.name, host_object_id=host.object_id)
+        return PROCESSED
+
+    @staticmethod
+    def _store_host(session, row, catalog_name: str, catalog_release: str) -> Host:
+        ra, dec = float(row["ra_deg"]), float(row["dec_deg"])
+        candidate = HostRecord(
+            ra_deg=ra,
+            dec_deg=dec,
+            object_id=str(row["object_id"]),
+            catalog_name=catalog_name,
+            catalog_release=catalog_release,
+        )
+        nearby = _nearby_hosts(session, ra, dec)
+        same_identity = session.scalars(
+            select(Host).where(
+                Host.object_id == candidate.object_id,
+                Host.catalog_name == catalog_name,
+                Host.catalog_release == catalog_release,
+            )
+        ).all()
+        existing = {h.id: h for h in [*nearby, *same_identity]}
+        decision = find_existing_host(
+            candidate,
+            [
+                HostRecord(
+                    ra_deg=h.ra_deg,
+                    dec_deg=h.dec_deg,
+                    object_id=h.object_id or "",
+                    catalog_name=h.catalog_name or "",
+                    catalog_release=h.catalog_release or "",
+                    id=h.id,
+                    name=h.name or "",
+                )
+                for h in existing.values()
+            ],
+        )
+        if decision.action == "create":
+            host = Host(ra_deg=ra, dec_deg=dec)
+            session.add(host)
+        else:
+            host = existing[decision.existing_id]
+        host.name = host.name or name_from_coords(ra, dec)
+        host.object_id = host.object_id or candidate.object_id
+        host.catalog_name = host.catalog_name or catalog_name
+        host.catalog_release = host.catalog_release or catalog_release
+        z, z_err = _finite(row["redshift"]), _finite(row["redshift_err"])
+        kind = str(row["redshift_type"]).strip().lower() if "redshift_type" in row.colnames else ""
+        # Only empty fields are filled, as Blast does.
+        if z is not None and kind == "spec" and host.redshift is None:
+            host.redshift, host.redshift_err = z, z_err
+        elif z is not None and kind == "phot" and host.photometric_redshift is None:
+            host.photometric_redshift, host.photometric_redshift_err = z, z_err
+        return host

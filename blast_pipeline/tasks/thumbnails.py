@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import io
 
 from blast_pipeline.db.models import Transient
 from blast_pipeline.files import relative_to_root, thumbnail_path

@@ -1,0 +1,53 @@
+"""VOTable parsing shared by the SIA (NOIRLab, IRSA 2MASS) and NED clients."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+from astropy.io.votable import parse
+from astropy.io.votable.tree import VOTableFile
+from astropy.table import Table
+
+from blast_pipeline.sources.base import SourceError
+
+
+def parse_votable(
+    content: bytes, *, service: str, url: str, error_class: type[SourceError]
+) -> VOTableFile:
+    """Parse a VOTable reply; malformed XML (e.g. an HTML error page) gives a clear error."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return parse(io.BytesIO(content), verify="ignore")
+    except Exception as exc:  # ExpatError, ValueError, VOTable spec errors...
+        preview = content[:120].decode("utf-8", "replace").strip()
+        raise error_class(
+            f"{service}: reply from {url} is not a readable VOTable ({exc}); starts {preview!r}"
+        ) from exc
+
+
+def error_infos(votable: VOTableFile) -> list[str]:
+    """Messages of ``INFO QUERY_STATUS=ERROR`` and ``INFO name=Error`` elements, anywhere."""
+    infos = list(votable.infos)
+    pending = list(votable.resources)
+    while pending:
+        resource = pending.pop()
+        infos.extend(resource.infos)
+        pending.extend(resource.resources)
+    messages = []
+    for info in infos:
+        name = (info.name or "").lower()
+        value = str(info.value or "")
+        if (name == "query_status" and value.upper() == "ERROR") or name == "error":
+            text = str(info.content or "").strip() or value
+            messages.append(text)
+    return messages
+
+
+def first_table(votable: VOTableFile) -> Table | None:
+    """The first table of the VOTable as an astropy Table keyed by field names, if any."""
+    tables = list(votable.iter_tables())
+    if not tables:
+        return None
+    return tables[0].to_table(use_names_over_ids=True)

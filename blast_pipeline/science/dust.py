@@ -17,7 +17,11 @@ class DustMapUnavailable(RuntimeError):
 @lru_cache(maxsize=4)
 def _sfd_query(map_dir: str):
     """One ``SFDQuery`` per map folder: the real maps are 2 x 64 MiB, read once per process."""
-    from dustmaps.sfd import SFDQuery
+    import warnings
+
+    with warnings.catch_warnings():  # no ~/.dustmapsrc needed: the folder is always explicit
+        warnings.filterwarnings("ignore", message="Configuration file not found")
+        from dustmaps.sfd import SFDQuery
 
     folder = Path(map_dir)
     missing = [

@@ -1,0 +1,140 @@
+"""Cutout download and the two MWEBV tasks, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from astropy import units as u
+from astropy.coordinates import SkyCoord
+from astropy.io import fits
+from astropy.wcs import WCS
+from sqlalchemy import func, select
+from task_fakes import FakeCutouts, add, graph, make_services
+
+from blast_pipeline.db.models import Cutout, Host, Transient
+from blast_pipeline.db.task_register import task_statuses
+from blast_pipeline.db.transients import get_transient
+from blast_pipeline.runners.execution import execute_transient_task
+from blast_pipeline.sources.base import CutoutDownloadError
+from blast_pipeline.tasks.cutout_download import CutoutDownload
+from blast_pipeline.tasks.mwebv import HostMWEBV, TransientMWEBV
+
+
+def _cutouts(services, name):
+    with services.database.session() as session:
+        transient = get_transient(session, name)
+        rows = session.scalars(select(Cutout).where(Cutout.transient_id == transient.id)).all()
+        return {c.name.split("_", 1)[1]: (c.message, c.fits_path) for c in rows}
+
+
+def test_cutout_download_stores_images_and_no_image_found(tmp_path, database_url):
+    services = make_services(tmp_path, database_url)
+    services.cutouts = FakeCutouts(no_image=("GALEX",))
+    add(services, "2024cut")
+    outcome = execute_transient_task(CutoutDownload(), "2024cut", services, graph())
+    assert outcome.status == "processed"
+    cutouts = _cutouts(services, "2024cut")
+    assert len(cutouts) == 24
+    assert cutouts["GALEX_NUV"] == ("No image found", None)
+    message, path = cutouts["SDSS_r"]
+    assert message == "" and path == "cutouts/2024cut/SDSS/SDSS_r.fits"
+    with fits.open(services.data_root / path) as hdul:
+        assert hdul[0].data.shape[0] > 10
+    assert outcome.metadata["downloaded"] == 22 and outcome.metadata["no_image_found"] == 2
+
+
+def test_rerun_does_not_download_again_nor_duplicate_rows(tmp_path, database_url):
+    services = make_services(tmp_path, database_url)
+    source = FakeCutouts()
+    services.cutouts = source
+    add(services, "2024again")
+    execute_transient_task(CutoutDownload(), "2024again", services, graph())
+    first_calls = len(source.calls)
+    execute_transient_task(CutoutDownload(), "2024again", services, graph())
+    assert len(source.calls) == first_calls  # everything cached (files and "No image found")
+    with services.database.session() as session:
+        assert session.scalar(select(func.count(Cutout.id))) == 24
+    # a deleted file is fetched again
+    (services.data_root / _cutouts(services, "2024again")["WISE_W1"][1]).unlink()
+    execute_transient_task(CutoutDownload(), "2024again", services, graph())
+    assert source.calls[first_calls:] == ["WISE_W1"]
+
+
+def test_service_error_fails_the_task_but_keeps_the_other_filters(tmp_path, database_url):
+    services = make_services(tmp_path, database_url)
+    source = FakeCutouts(failing=("WISE_W2",), fail_times=1)
+    services.cutouts = source
+    add(services, "2024flaky")
+    with pytest.raises(CutoutDownloadError, match="WISE_W2"):
+        execute_transient_task(CutoutDownload(), "2024flaky", services, graph())
+    with services.database.session() as session:
+        statuses = task_statuses(session, get_transient(session, "2024flaky"))
+    assert statuses["Cutout download"] == "failed"
+    cutouts = _cutouts(services, "2024flaky")
+    assert cutouts["WISE_W2"] == ("Download error", None)
+    assert cutouts["WISE_W1"][0] == ""
+    # the retry only asks for the failed filter
+    n = len(source.calls)
+    outcome = execute_transient_task(CutoutDownload(), "2024flaky", services, graph())
+    assert outcome.status == "processed"
+    assert source.calls[n:] == ["WISE_W2"]
+
+
+def _write_sfd(map_dir, value_at):
+    """A 64x64 SFD-format pair whose E(B-V) is ``value_at(l, b)`` (science-notes section 2)."""
+    map_dir.mkdir(parents=True, exist_ok=True)
+    n = 64
+    for pole, s in (("ngp", 1), ("sgp", -1)):
+        lam = n / 2
+        cd = np.degrees(np.sqrt(2.0)) / lam
+        h = fits.Header()
+        h.update(CTYPE1="GLON-ZEA", CTYPE2="GLAT-ZEA", CRPIX1=n / 2 + 0.5, CRPIX2=n / 2 + 0.5)
+        h.update(CRVAL1=90.0 * s, CRVAL2=90.0 * s, CD1_1=-cd * s, CD1_2=0.0, CD2_1=0.0)
+        h.update(CD2_2=cd * s, LONPOLE=180.0, LAM_NSGP=s, LAM_SCAL=lam)
+        yy, xx = np.mgrid[0:n, 0:n]
+        lon, lat = WCS(h).wcs_pix2world(xx, yy, 0)
+        data = value_at(lon, lat).astype(np.float32)
+        data[~np.isfinite(data)] = 0
+        fits.PrimaryHDU(data, header=h).writeto(map_dir / f"SFD_dust_4096_{pole}.fits")
+    return map_dir
+
+
+def test_mwebv_matches_a_direct_sfdquery_call(tmp_path, database_url):
+    from dustmaps.sfd import SFDQuery
+
+    map_dir = _write_sfd(tmp_path / "sfd", lambda lon, lat: 0.02 + 0.05 / (1 + np.abs(lat) / 10))
+    services = make_services(tmp_path, database_url, dust_map_dir=map_dir)
+    add(services, "2024dust", ra=150.0, dec=2.0, processed=["Cutout download"])
+    outcome = execute_transient_task(TransientMWEBV(), "2024dust", services, graph())
+    assert outcome.status == "processed"
+    direct = 0.86 * float(SFDQuery(map_dir=str(map_dir))(SkyCoord(150 * u.deg, 2 * u.deg)))
+    with services.database.session() as session:
+        stored = get_transient(session, "2024dust").milkyway_dust_reddening
+    assert stored == pytest.approx(direct, rel=1e-6) and stored > 0
+
+
+def test_host_mwebv_and_the_no_mwebv_statuses(tmp_path, database_url):
+    map_dir = _write_sfd(tmp_path / "sfd", lambda lon, lat: 0.03 + 0 * lat)
+    services = make_services(tmp_path, database_url, dust_map_dir=map_dir)
+    done = ["Cutout download", "Transient MWEBV", "Host match", "Host information"]
+    add(services, "2024nohostdust", processed=done)
+    assert execute_transient_task(HostMWEBV(), "2024nohostdust", services, graph()).status == (
+        "no host MWEBV"
+    )
+    add(services, "2024hostdust", processed=done)
+    with services.database.session() as session:
+        transient = get_transient(session, "2024hostdust")
+        transient.host = Host(ra_deg=150.001, dec_deg=2.0, name="Jtest")
+    outcome = execute_transient_task(HostMWEBV(), "2024hostdust", services, graph())
+    assert outcome.status == "processed"
+    with services.database.session() as session:
+        host = session.scalar(select(Host))
+        assert host.milkyway_dust_reddening == pytest.approx(0.86 * 0.03, rel=1e-3)
+    # a map folder without files cannot answer
+    broken = make_services(tmp_path / "b", database_url, dust_map_dir=tmp_path / "empty")
+    add(broken, "2024nomap", processed=["Cutout download"])
+    outcome = execute_transient_task(TransientMWEBV(), "2024nomap", broken, graph())
+    assert outcome.status == "no transient MWEBV"
+    assert "not found" in outcome.metadata["reason"]
+    with broken.database.session() as session:
+        assert session.scalar(select(Transient).where(Transient.name == "2024nomap")).progress < 100

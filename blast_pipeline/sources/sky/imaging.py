@@ -1,0 +1,120 @@
+"""How each simulated survey images the sky: depth, exposure, sky level, gain, header keywords.
+
+Numbers are chosen to resemble the real products Blast downloads (see
+``/work/shared/data/blast-example-2010H``): 5-sigma point-source depths in AB (PanSTARRS 3pi
+stacks ~23.2 in r, SDSS ~22.2, Legacy Survey DR10 ~23.6, 2MASS ~17.4, AllWISE W1 ~19.9), the
+2MASS and WISE sky pedestals in counts/DN, GALEX AIS-like count-rate maps with Poisson noise.
+Noise per pixel: Gaussian sky noise giving the stated depth for a Gaussian PSF
+(``sigma = F_5sigma / (5 sqrt(4 pi) sigma_psf)``) plus source shot noise through the gain
+(electrons per image unit); GALEX is pure Poisson in counts over ``EXPTIME``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from blast_pipeline.science.filters import FilterSpec
+
+
+@dataclass(frozen=True)
+class ImagingSetup:
+    """Imaging parameters of one filter."""
+
+    depth_ab: float  # 5-sigma point-source depth (AB mag); unused for Poisson (GALEX) images
+    exptime_s: float
+    pedestal: float  # sky level left in the image, in image units (0 = sky-subtracted)
+    electrons_per_unit: float  # gain used for source shot noise
+    header_zero_point: float | None = None  # MAGZP written to the header (2MASS, WISE)
+
+
+_SETUPS: dict[str, ImagingSetup] = {
+    "2MASS_J": ImagingSetup(17.6, 7.8, 113.54, 10.0, 20.8058),
+    "2MASS_H": ImagingSetup(17.4, 7.8, 454.81, 10.0, 20.4185),
+    "2MASS_K": ImagingSetup(17.1, 7.8, 662.81, 10.0, 19.9023),
+    "WISE_W1": ImagingSetup(19.9, 212.1581, 3.42, 3.2, 20.5),
+    "WISE_W2": ImagingSetup(19.3, 212.1581, 12.1, 3.2, 19.5),
+    "WISE_W3": ImagingSetup(16.8, 200.37, 880.0, 6.8, 18.0),
+    "WISE_W4": ImagingSetup(14.6, 180.12, 260.0, 6.8, 13.0),
+    "GALEX_NUV": ImagingSetup(21.0, 181.05, 4.0e-3, 1.0),
+    "GALEX_FUV": ImagingSetup(20.5, 181.05, 4.0e-4, 1.0),
+    "PanSTARRS_g": ImagingSetup(23.3, 1110.0, 0.0, 1.0),
+    "PanSTARRS_r": ImagingSetup(23.2, 900.0, 0.0, 1.0),
+    "PanSTARRS_i": ImagingSetup(23.1, 1440.0, 0.0, 1.0),
+    "PanSTARRS_z": ImagingSetup(22.3, 960.0, 0.0, 1.0),
+    "PanSTARRS_y": ImagingSetup(21.4, 720.0, 0.0, 1.0),
+    "SDSS_u": ImagingSetup(22.0, 53.907456, 0.0, 980.0),
+    "SDSS_g": ImagingSetup(22.2, 53.907456, 0.0, 980.0),
+    "SDSS_r": ImagingSetup(22.2, 53.907456, 0.0, 980.0),
+    "SDSS_i": ImagingSetup(21.3, 53.907456, 0.0, 980.0),
+    "SDSS_z": ImagingSetup(20.5, 53.907456, 0.0, 980.0),
+    "DES_g": ImagingSetup(24.0, 270.0, 0.0, 400.0),
+    "DES_r": ImagingSetup(23.6, 180.0, 0.0, 400.0),
+    "DES_i": ImagingSetup(23.2, 160.0, 0.0, 400.0),
+    "DES_z": ImagingSetup(22.9, 300.0, 0.0, 400.0),
+    "DES_Y": ImagingSetup(21.5, 90.0, 0.0, 400.0),
+}
+
+#: Surveys whose WCS uses a CD matrix (SDSS, Legacy) rather than CDELT (the others).
+CD_MATRIX_SURVEYS = frozenset({"SDSS", "DES"})
+
+
+def imaging_setup(spec: FilterSpec) -> ImagingSetup:
+    """The imaging parameters of a Blast filter."""
+    try:
+        return _SETUPS[spec.name]
+    except KeyError:
+        raise KeyError(f"the simulated sky has no imaging setup for filter {spec.name!r}") from None
+
+
+def survey_header_cards(spec: FilterSpec) -> list[tuple[str, object, str]]:
+    """Survey-specific header cards (units and calibration keywords the photometry reads)."""
+    setup = imaging_setup(spec)
+    survey, band = spec.survey, spec.band
+    if survey == "2MASS":
+        return [
+            ("ORIGIN", "2MASS", "2MASS Survey Camera"),
+            ("FILTER", band.lower(), "Band: j, h, k"),
+            ("BUNIT", "DN", "counts"),
+            ("MAGZP", setup.header_zero_point, "Calibrated zero point"),
+            ("SKYVAL", setup.pedestal, "Sky estimate"),
+        ]
+    if survey == "WISE":
+        return [
+            ("ORIGIN", "WISE Science Data Center, IPAC, Caltech", ""),
+            ("TELESCOP", "WISE", ""),
+            ("BAND", int(band[1]), "WISE band"),
+            ("BUNIT", "DN", "counts/sec in Blast's convention"),
+            ("MAGZP", setup.header_zero_point, "[mag] relative photometric zero point"),
+            ("EXPTIME", setup.exptime_s, "[s] exposure time"),
+        ]
+    if survey == "GALEX":
+        return [
+            ("TELESCOP", "GALEX", ""),
+            ("BAND", 1 if band == "NUV" else 2, "1 = NUV, 2 = FUV"),
+            ("BUNIT", "", "counts/s (intensity map)"),
+            ("EXPTIME", setup.exptime_s, "[s] effective exposure time"),
+        ]
+    if survey == "PanSTARRS":
+        return [
+            ("TELESCOP", "PS1", ""),
+            ("FILTER", f"{band}.00000", ""),
+            ("BUNIT", "counts", "stack counts; ZP = 25 + 2.5 log10(EXPTIME)"),
+            ("EXPTIME", setup.exptime_s, "[s] stack exposure time"),
+        ]
+    if survey == "SDSS":
+        return [
+            ("ORIGIN", "SDSS", ""),
+            ("TELESCOP", "2.5m", ""),
+            ("FILTER", band, "filter used"),
+            ("BUNIT", "nanomaggy", "1 nanomaggy = 3.631e-6 Jy"),
+            ("EXPTIME", setup.exptime_s, "[s] exposure time"),
+            ("NMGY", 0.00482507, "calibration factor [nMgy per count]"),
+        ]
+    if survey == "DES":
+        return [
+            ("TELESCOP", "CTIO 4.0-m telescope", ""),
+            ("FILTER", band, ""),
+            ("BUNIT", "nanomaggy", "Legacy Survey DR10 image; ZP 22.5"),
+            ("EXPTIME", setup.exptime_s, "[s] exposure time from the depth map"),
+        ]
+    raise ValueError(f"unknown survey {survey!r} for filter {spec.name}")

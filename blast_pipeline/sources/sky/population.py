@@ -1,0 +1,475 @@
+"""The simulated universe around one transient: its host, neighbours, field galaxies and stars.
+
+Everything about transient ``i`` is drawn from random streams seeded by ``(seed, i, stream)``:
+
+* **Transient**: at the ``i``-th field centre (``positions``); redshift 0.005-0.3 from
+  ``p(z) ~ z^2 exp(-z / 0.04)`` (volume growth times a magnitude-limited fall-off, peaking near
+  z = 0.08); a spectroscopic redshift is reported for half of them.
+* **Host** (93%): stellar mass log M ~ N(10.1, 0.55) in [8.3, 11.6], or a dwarf U(6.8, 8.3) for
+  12% (often fainter than the catalogue limit: in the images, absent from the catalogue);
+  properties from ``galaxies``. The transient's offset is ``d ~ Gamma(k=1.5, theta=0.6)`` (< 4)
+  directional light radii along a uniform angle from the major axis (mean 0.9, 88% within 2 DLR).
+* **Hostless** (7%): no host; every galaxy is kept at >= 6 DLR from the transient.
+* **Neighbours**: Poisson(1.3) galaxies 3-45" away (half of them group members at the host
+  redshift), plus, for 40% of hosts, a *confuser* at a similar angular separation as the host but
+  shrunk so that it lies at least 1.5x the host's DLR distance: close in arcsec, but a worse match.
+* **Field galaxies** over the fov (+30" margin): number counts ``N(<r) = 9000 10^(0.4(r-22))``
+  per deg^2 down to r = 22.5, redshifts ~ 0.1 * 10^(0.12 (r - 17)) (0.35 dex scatter), masses
+  solved from the SED; kept >= 6 DLR and >= 8" from the transient and clear of the host.
+* **Stars**: blackbody point sources, density rising towards the Galactic plane, kept clear of
+  the transient and host; in the images only.
+
+Each galaxy's fluxes come from ``sed`` and are dimmed by Milky Way dust
+``A = R_band * 0.86 * SFD(l, b)`` at its position (``extinction``, ``dust_map``). The catalogue
+view (r-band magnitude with errors, photometric or spectroscopic redshift, measured shape) is
+drawn here too, so that it is fixed per galaxy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from blast_pipeline.science.filters import FILTERS, FilterSpec
+from blast_pipeline.science.units import ab_mag_to_microjansky, microjansky_to_ab_mag
+from blast_pipeline.sources.sky import galaxies as relations
+from blast_pipeline.sources.sky.dust_map import sfd_ebv_at
+from blast_pipeline.sources.sky.extinction import SFD_RECALIBRATION, ccm89_a_over_ebv
+from blast_pipeline.sources.sky.positions import (
+    MIN_ABS_GALACTIC_LATITUDE,
+    galactic_from_icrs,
+    tangent_offsets_to_sky,
+)
+from blast_pipeline.sources.sky.sed import apparent_flux_microjansky, star_colours_microjansky
+
+HOSTLESS_FRACTION = 0.07
+OFFSET_GAMMA_SHAPE = 1.5
+OFFSET_GAMMA_SCALE = 0.6
+MAX_HOST_OFFSET_DLR = 4.0
+DWARF_HOST_FRACTION = 0.12
+TRANSIENT_SPEC_Z_FRACTION = 0.5
+CONFUSER_FRACTION = 0.4
+FIELD_MARGIN_ARCSEC = 30.0
+FIELD_COUNT_AT_R22_PER_DEG2 = 9000.0
+FIELD_MAG_LIMIT = 22.5
+FIELD_BRIGHT_LIMIT = 14.0
+CATALOG_MAG_LIMIT = 22.0
+CATALOG_BAND_FILTER = "PanSTARRS_r"
+CATALOG_DEPTH_5SIGMA = 23.2
+HOSTLESS_MIN_DLR = 6.0
+FIELD_MIN_DLR = 6.0
+FIELD_MIN_SEPARATION_ARCSEC = 8.0
+
+WAVELENGTHS = np.array([spec.wavelength_eff_angstrom for spec in FILTERS])
+MW_R_BAND = ccm89_a_over_ebv(WAVELENGTHS)
+FILTER_INDEX = {spec.name: i for i, spec in enumerate(FILTERS)}
+_STREAM_HOST, _STREAM_NEIGHBOURS, _STREAM_FIELD, _STREAM_STARS, _STREAM_CATALOG = 1, 2, 3, 4, 5
+
+
+@dataclass(frozen=True)
+class SimulatedTransient:
+    """A transient of the simulated sky, as the pipeline would ingest it."""
+
+    name: str
+    ra_deg: float
+    dec_deg: float
+    redshift: float | None  # the reported (spectroscopic) redshift, known for a fraction
+    host_object_id: str | None  # catalogue object_id of the true host; None when hostless
+
+
+@dataclass(frozen=True)
+class Galaxy:
+    """One simulated galaxy: truth, image model and its catalogue entry."""
+
+    object_id: str
+    role: str  # "host", "neighbour" or "field"
+    ra_deg: float
+    dec_deg: float
+    redshift: float
+    log_stellar_mass: float
+    sfr: float
+    av_mag: float
+    quiescent: bool
+    sersic_n: float
+    r_e_arcsec: float  # Sérsic scale radius along the major axis
+    axis_ratio: float
+    pa_deg: float  # major axis, east of north
+    half_light_a_arcsec: float  # semi-major half-light radius of the truncated profile
+    ebv_sfd: float  # raw SFD E(B-V) at the galaxy
+    flux_no_mw_ujy: tuple[float, ...]  # FILTERS order, before Milky Way extinction
+    flux_ujy: tuple[float, ...]  # FILTERS order, as seen through Milky Way dust (the images)
+    in_catalog: bool
+    catalog_mag: float
+    catalog_mag_err: float
+    catalog_a_arcsec: float
+    catalog_b_arcsec: float
+    catalog_pa_deg: float
+    spec_z: float | None
+    photo_z: float
+    photo_z_err: float
+
+    @property
+    def half_light_b_arcsec(self) -> float:
+        return self.half_light_a_arcsec * self.axis_ratio
+
+    def flux(self, spec: FilterSpec) -> float:
+        """Total flux (AB microjansky) in the images of ``spec``."""
+        return self.flux_ujy[FILTER_INDEX[spec.name]]
+
+    @property
+    def catalog_band_mag(self) -> float:
+        """True apparent AB magnitude in the catalogue band (with Milky Way extinction)."""
+        return float(microjansky_to_ab_mag(self.flux_ujy[FILTER_INDEX[CATALOG_BAND_FILTER]]))
+
+
+@dataclass(frozen=True)
+class Star:
+    """A foreground star (point source); in the images, not in the galaxy catalogue."""
+
+    object_id: str
+    ra_deg: float
+    dec_deg: float
+    flux_ujy: tuple[float, ...]
+
+    def flux(self, spec: FilterSpec) -> float:
+        return self.flux_ujy[FILTER_INDEX[spec.name]]
+
+
+@dataclass(frozen=True)
+class Field:
+    """Everything simulated around one transient."""
+
+    index: int
+    transient: SimulatedTransient
+    true_redshift: float
+    host: Galaxy | None
+    offset_dlr: float | None
+    galaxies: tuple[Galaxy, ...]  # host first, then neighbours, then field galaxies
+    stars: tuple[Star, ...]
+    half_width_arcsec: float  # galaxies and stars lie within this square around the transient
+
+    @property
+    def hostless(self) -> bool:
+        return self.host is None
+
+
+def transient_name(seed: int, index: int) -> str:
+    """The Blast-valid name of transient ``index`` of ``seed``."""
+    return f"sim{seed}x{index:05d}"
+
+
+def _rng(seed: int, index: int, stream: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([seed, index, stream]))
+
+
+def _draw_transient_redshift(rng: np.random.Generator) -> float:
+    while True:
+        z = rng.gamma(3.0, 0.04)
+        if 0.005 <= z <= 0.3:
+            return float(z)
+
+
+def _field_redshift(rng: np.random.Generator, count: int, median: np.ndarray | float) -> np.ndarray:
+    z = np.asarray(median) * np.exp(np.log(10) * 0.35 * rng.standard_normal(count))
+    return np.clip(z, 0.01, 1.5)
+
+
+def _sed_fluxes(props: relations.GalaxyProperties) -> np.ndarray:
+    return apparent_flux_microjansky(
+        props.log_stellar_mass, props.sfr, props.redshift, props.av_mag, WAVELENGTHS
+    )
+
+
+@dataclass
+class _Draft:
+    """A galaxy before its catalogue entry is drawn (offsets are from the transient)."""
+
+    role: str
+    props: relations.GalaxyProperties  # length-1 arrays
+    east: float
+    north: float
+    r_e_arcsec: float
+
+    @property
+    def half_light_a(self) -> float:
+        from blast_pipeline.sources.sky.sersic import truncated_half_light_radius
+
+        return float(truncated_half_light_radius(self.props.sersic_n[0], self.r_e_arcsec))
+
+    @property
+    def axis_ratio(self) -> float:
+        return float(self.props.axis_ratio[0])
+
+    @property
+    def pa_deg(self) -> float:
+        return float(self.props.pa_deg[0])
+
+    def dlr_of_transient(self) -> float:
+        return float(
+            relations.dlr_offset(
+                -self.east, -self.north, self.half_light_a, self.axis_ratio, self.pa_deg
+            )
+        )
+
+
+def _one(props: relations.GalaxyProperties, k: int) -> relations.GalaxyProperties:
+    return relations.GalaxyProperties(
+        **{name: np.asarray(getattr(props, name))[k : k + 1] for name in props.__dataclass_fields__}
+    )
+
+
+def _draw_host(rng: np.random.Generator, z: float) -> tuple[_Draft, float]:
+    dwarf = rng.random() < DWARF_HOST_FRACTION
+    log_mass = rng.uniform(6.8, 8.3) if dwarf else float(np.clip(rng.normal(10.1, 0.55), 8.3, 11.6))
+    props = relations.draw_properties(rng, np.array([log_mass]), np.array([z]))
+    draft = _Draft("host", props, 0.0, 0.0, float(props.r_e_arcsec[0]))
+    while True:
+        d_dlr = rng.gamma(OFFSET_GAMMA_SHAPE, OFFSET_GAMMA_SCALE)
+        if d_dlr < MAX_HOST_OFFSET_DLR:
+            break
+    angle = rng.uniform(0.0, 2 * np.pi)
+    east, north = relations.ellipse_point(
+        d_dlr, angle, draft.half_light_a, draft.axis_ratio, draft.pa_deg
+    )
+    # (east, north) is the transient's offset from the host; the host sits opposite.
+    draft.east, draft.north = -east, -north
+    return draft, float(d_dlr)
+
+
+def _clear_of(draft: _Draft, other: _Draft | None, extra_arcsec: float) -> bool:
+    if other is None:
+        return True
+    distance = np.hypot(draft.east - other.east, draft.north - other.north)
+    return bool(distance >= 1.5 * (draft.half_light_a + other.half_light_a) + extra_arcsec)
+
+
+def _draw_neighbours(
+    rng: np.random.Generator, z: float, host: _Draft | None, host_dlr: float | None
+) -> list[_Draft]:
+    count = int(min(rng.poisson(2.0 if host is None else 1.3), 8))
+    with_confuser = host is not None and rng.random() < CONFUSER_FRACTION
+    total = count + int(with_confuser)
+    group = rng.random(total) < 0.5
+    log_mass = np.clip(rng.normal(9.7, 0.7, total), 7.8, 11.3)
+    redshift = np.where(
+        group,
+        np.clip(z + 0.0015 * rng.standard_normal(total), 0.002, None),
+        _field_redshift(rng, total, 0.15),
+    )
+    props = relations.draw_properties(rng, log_mass, redshift)
+    host_sep = 0.0 if host is None else float(np.hypot(host.east, host.north))
+    drafts: list[_Draft] = []
+    for k in range(total):
+        one = _one(props, k)
+        confuser = with_confuser and k == total - 1
+        draft = _Draft("neighbour", one, 0.0, 0.0, float(one.r_e_arcsec[0]))
+        min_dlr = HOSTLESS_MIN_DLR if host is None else max(1.5 * host_dlr, host_dlr + 0.75, 1.0)
+        placed = False
+        for _ in range(30):
+            angle = rng.uniform(0.0, 2 * np.pi)
+            if confuser:
+                separation = max(host_sep, 1.0) * rng.uniform(0.75, 1.35)
+            else:
+                separation = rng.uniform(max(3.0, 2.0 * host_sep), 45.0)
+            draft.east, draft.north = separation * np.sin(angle), separation * np.cos(angle)
+            draft.r_e_arcsec = float(one.r_e_arcsec[0])
+            d_dlr = draft.dlr_of_transient()
+            if d_dlr < min_dlr:
+                shrink = d_dlr / min_dlr
+                if confuser and draft.r_e_arcsec * shrink >= 0.2:
+                    draft.r_e_arcsec *= shrink  # same separation, smaller galaxy
+                else:
+                    draft.east, draft.north = draft.east / shrink, draft.north / shrink
+            if _clear_of(draft, host, 1.0):
+                placed = True
+                break
+        if placed:
+            drafts.append(draft)
+    return drafts
+
+
+def _draw_field_galaxies(
+    rng: np.random.Generator, half_width: float, host: _Draft | None
+) -> list[_Draft]:
+    area_deg2 = (2 * half_width / 3600.0) ** 2
+    expected = FIELD_COUNT_AT_R22_PER_DEG2 * 10 ** (0.4 * (FIELD_MAG_LIMIT - 22.0)) * area_deg2
+    count = int(rng.poisson(expected))
+    floor = 10 ** (-0.4 * (FIELD_MAG_LIMIT - FIELD_BRIGHT_LIMIT))
+    r_target = FIELD_MAG_LIMIT + 2.5 * np.log10(rng.uniform(floor, 1.0, count))
+    redshift = _field_redshift(
+        rng, count, np.clip(0.1 * 10 ** (0.12 * (r_target - 17.0)), 0.02, None)
+    )
+    quiescent = rng.random(count) < 0.3
+    state = rng.bit_generator.state
+    log_mass = np.full(count, 10.0)
+    r_index = FILTER_INDEX[CATALOG_BAND_FILTER]
+    for _ in range(3):  # solve log M so that the SED gives r_target
+        rng.bit_generator.state = state  # the same scatter for every iteration
+        props = relations.draw_properties(rng, log_mass, redshift, quiescent)
+        r_model = microjansky_to_ab_mag(_sed_fluxes(props)[:, r_index])
+        log_mass = np.clip(log_mass + (r_model - r_target) / 2.5, 6.0, 12.3)
+    rng.bit_generator.state = state
+    props = relations.draw_properties(rng, log_mass, redshift, quiescent)
+    drafts: list[_Draft] = []
+    for k in range(count):
+        one = _one(props, k)
+        draft = _Draft("field", one, 0.0, 0.0, float(one.r_e_arcsec[0]))
+        for _ in range(20):
+            draft.east, draft.north = rng.uniform(-half_width, half_width, 2)
+            far = np.hypot(draft.east, draft.north) >= FIELD_MIN_SEPARATION_ARCSEC
+            if far and draft.dlr_of_transient() >= FIELD_MIN_DLR and _clear_of(draft, host, 2.0):
+                drafts.append(draft)
+                break
+    return drafts
+
+
+def _draw_stars(
+    rng: np.random.Generator, half_width: float, abs_b_deg: float, host: _Draft | None
+) -> list[tuple[float, float, float, float]]:
+    sin_b = max(np.sin(np.radians(abs_b_deg)), np.sin(np.radians(MIN_ABS_GALACTIC_LATITUDE)))
+    area_deg2 = (2 * half_width / 3600.0) ** 2
+    count = int(rng.poisson(800.0 / sin_b * area_deg2))
+    floor = 10 ** (-0.25 * (21.5 - 13.0))
+    r_mag = 21.5 + 4.0 * np.log10(rng.uniform(floor, 1.0, count))
+    temperature = rng.uniform(3500.0, 8000.0, count)
+    stars = []
+    for k in range(count):
+        for _ in range(20):
+            east, north = rng.uniform(-half_width, half_width, 2)
+            clear_host = host is None or np.hypot(east - host.east, north - host.north) > (
+                3 * host.half_light_a + 5.0
+            )
+            if np.hypot(east, north) > 10.0 and clear_host:
+                stars.append((east, north, float(r_mag[k]), float(temperature[k])))
+                break
+    return stars
+
+
+def build_field(seed: int, index: int, ra_deg: float, dec_deg: float, fov_arcsec: float) -> Field:
+    """Simulate the transient ``index`` of ``seed`` at its field centre (deterministic)."""
+    name = transient_name(seed, index)
+    host_rng = _rng(seed, index, _STREAM_HOST)
+    hostless = host_rng.random() < HOSTLESS_FRACTION
+    z_true = _draw_transient_redshift(host_rng)
+    spec_z_known = host_rng.random() < TRANSIENT_SPEC_Z_FRACTION
+    reported_z = round(max(z_true + 0.001 * host_rng.standard_normal(), 0.001), 5)
+    host, host_dlr = (None, None) if hostless else _draw_host(host_rng, z_true)
+    neighbours = _draw_neighbours(_rng(seed, index, _STREAM_NEIGHBOURS), z_true, host, host_dlr)
+    half_width = fov_arcsec / 2 + FIELD_MARGIN_ARCSEC
+    field = _draw_field_galaxies(_rng(seed, index, _STREAM_FIELD), half_width, host)
+    drafts = ([host] if host is not None else []) + neighbours + field
+    galaxies = _finalise_galaxies(seed, index, name, ra_deg, dec_deg, drafts)
+    abs_b = abs(float(galactic_from_icrs(ra_deg, dec_deg)[1]))
+    star_list = _draw_stars(_rng(seed, index, _STREAM_STARS), half_width, abs_b, host)
+    stars = _finalise_stars(name, ra_deg, dec_deg, star_list)
+    host_galaxy = galaxies[0] if host is not None else None
+    transient = SimulatedTransient(
+        name=name,
+        ra_deg=float(ra_deg),
+        dec_deg=float(dec_deg),
+        redshift=reported_z if spec_z_known else None,
+        host_object_id=None if host_galaxy is None else host_galaxy.object_id,
+    )
+    return Field(
+        index=index,
+        transient=transient,
+        true_redshift=z_true,
+        host=host_galaxy,
+        offset_dlr=host_dlr,
+        galaxies=tuple(galaxies),
+        stars=tuple(stars),
+        half_width_arcsec=half_width,
+    )
+
+
+def _finalise_galaxies(
+    seed: int, index: int, name: str, ra0: float, dec0: float, drafts: list[_Draft]
+) -> list[Galaxy]:
+    if not drafts:
+        return []
+    east = np.array([d.east for d in drafts])
+    north = np.array([d.north for d in drafts])
+    ra, dec = tangent_offsets_to_sky(ra0, dec0, east, north)
+    props = [d.props for d in drafts]
+    merged = relations.GalaxyProperties(
+        **{
+            key: np.concatenate([np.asarray(getattr(p, key)) for p in props])
+            for key in relations.GalaxyProperties.__dataclass_fields__
+        }
+    )
+    flux_no_mw = _sed_fluxes(merged)
+    ebv = sfd_ebv_at(ra, dec)
+    flux = flux_no_mw * 10 ** (-0.4 * MW_R_BAND[None, :] * SFD_RECALIBRATION * ebv[:, None])
+    r_mag = microjansky_to_ab_mag(flux[:, FILTER_INDEX[CATALOG_BAND_FILTER]])
+    count = len(drafts)
+    rng = _rng(seed, index, _STREAM_CATALOG)
+    noise = rng.standard_normal((6, count))
+    uniform = rng.random((3, count))
+    snr = 5.0 * 10 ** (-0.4 * (r_mag - CATALOG_DEPTH_5SIGMA))
+    mag_err = np.sqrt(0.02**2 + (1.0857 / snr) ** 2)
+    p_spec = np.select([r_mag < 17.77, r_mag < 19.5, r_mag < 21.0], [0.9, 0.3, 0.05], 0.0)
+    p_spec = p_spec + np.array([0.25 if d.role == "host" else 0.0 for d in drafts])
+    has_spec = uniform[0] < p_spec
+    z = merged.redshift
+    sigma = 0.02 + 0.03 * np.clip((r_mag - 16.0) / 6.0, 0.0, 1.0)
+    outlier = uniform[1] < 0.04
+    photo_z = np.where(outlier, 0.01 + 0.99 * uniform[2], z + sigma * (1 + z) * noise[2])
+    photo_z = np.clip(photo_z, 0.001, None)
+    half_light = np.array([d.half_light_a for d in drafts])
+    axis_ratio = merged.axis_ratio
+    cat_a = np.clip(half_light * np.exp(0.05 * noise[3]), 0.1, None)
+    cat_q = np.clip(axis_ratio + 0.03 * noise[4], 0.05, 1.0)
+    galaxies = []
+    for k, draft in enumerate(drafts):
+        galaxies.append(
+            Galaxy(
+                object_id=f"{name}g{k:04d}",
+                role=draft.role,
+                ra_deg=float(ra[k]),
+                dec_deg=float(dec[k]),
+                redshift=float(z[k]),
+                log_stellar_mass=float(merged.log_stellar_mass[k]),
+                sfr=float(merged.sfr[k]),
+                av_mag=float(merged.av_mag[k]),
+                quiescent=bool(merged.quiescent[k]),
+                sersic_n=float(merged.sersic_n[k]),
+                r_e_arcsec=float(draft.r_e_arcsec),
+                axis_ratio=float(axis_ratio[k]),
+                pa_deg=float(merged.pa_deg[k]),
+                half_light_a_arcsec=float(half_light[k]),
+                ebv_sfd=float(ebv[k]),
+                flux_no_mw_ujy=tuple(float(f) for f in flux_no_mw[k]),
+                flux_ujy=tuple(float(f) for f in flux[k]),
+                in_catalog=bool(r_mag[k] < CATALOG_MAG_LIMIT),
+                catalog_mag=float(r_mag[k] + mag_err[k] * noise[0, k]),
+                catalog_mag_err=float(mag_err[k]),
+                catalog_a_arcsec=float(cat_a[k]),
+                catalog_b_arcsec=float(cat_a[k] * cat_q[k]),
+                catalog_pa_deg=float((merged.pa_deg[k] + 3.0 * noise[5, k]) % 180.0),
+                spec_z=float(round(z[k] + 5e-5 * noise[1, k], 6)) if has_spec[k] else None,
+                photo_z=float(photo_z[k]),
+                photo_z_err=float(sigma[k] * (1 + photo_z[k])),
+            )
+        )
+    return galaxies
+
+
+def _finalise_stars(
+    name: str, ra0: float, dec0: float, stars: list[tuple[float, float, float, float]]
+) -> list[Star]:
+    if not stars:
+        return []
+    east, north, r_mag, temperature = (np.array(column) for column in zip(*stars, strict=True))
+    ra, dec = tangent_offsets_to_sky(ra0, dec0, east, north)
+    r_wavelength = WAVELENGTHS[FILTER_INDEX[CATALOG_BAND_FILTER]]
+    flux = star_colours_microjansky(r_mag, temperature, WAVELENGTHS, r_wavelength)
+    return [
+        Star(f"{name}s{k:04d}", float(ra[k]), float(dec[k]), tuple(float(f) for f in flux[k]))
+        for k in range(len(stars))
+    ]
+
+
+def catalog_limit_flux_ujy() -> float:
+    """Flux of a galaxy at the catalogue limit, in the catalogue band."""
+    return float(ab_mag_to_microjansky(CATALOG_MAG_LIMIT))

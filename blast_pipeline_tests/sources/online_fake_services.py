@@ -12,6 +12,7 @@ import gzip
 import io
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -231,9 +232,10 @@ def votable_bytes(columns: dict[str, list], *, table_name: str = "results") -> b
 
     table = Table(columns)
     table.meta["name"] = table_name
-    votable = from_table(table)
     buffer = io.BytesIO()
-    votable.to_xml(buffer)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # IDs generated from names with spaces ("Object Name")
+        from_table(table).to_xml(buffer)
     return buffer.getvalue()
 
 

@@ -174,6 +174,40 @@ def cmd_retrigger(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """Add N transients drawn from the simulated sky; the sensor then processes them."""
+    from dataclasses import replace
+
+    from blast_pipeline.services import build_services
+
+    resource = blast_resource_from_env(resolve=True)
+    settings = resource.settings()
+    if settings.sky != "simulated":
+        raise CommandError(f"simulate needs the simulated sky, but BLAST_SKY={settings.sky!r}")
+    if args.n < 0:
+        raise CommandError(f"N must be >= 0, got {args.n}")
+    if args.seed is not None:
+        settings = replace(settings, sky_seed=args.seed)
+    services, graph = build_services(settings), _graph()
+    simulated = services.cutouts.generate(args.n)
+    with services.database.session() as session:
+        for item in simulated:
+            new = NewTransient(
+                item.name,
+                item.ra_deg,
+                item.dec_deg,
+                redshift=item.redshift,
+                ingest_source="simulated",
+            )
+            transient = add_transient(session, new)
+            initialise_registers(session, transient, graph.task_names)
+    print(
+        f"added {len(simulated)} simulated transient(s) (seed {services.cutouts.seed}); "
+        "the sensor will launch their workflows"
+    )
+    return 0
+
+
 def cmd_process(args: argparse.Namespace) -> int:
     """Do what the daemon does, in this process: evaluate the sensor and execute its runs."""
     from blast_pipeline.orchestration import process_pending
@@ -211,6 +245,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="per-task statuses and progress of one transient (or all)")
     p.add_argument("name", nargs="?")
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("simulate", help="add N transients from the simulated sky")
+    p.add_argument("n", type=int)
+    p.add_argument("--seed", type=int, default=None, help="seed of a new sky (default 42)")
+    p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("list", help="list transients with progress")
     p.set_defaults(func=cmd_list)

@@ -24,7 +24,8 @@ class BlastResource(dg.ConfigurableResource):
     database_url: str = ""
     data_root: str = ""
     sky: str = "simulated"
-    sky_seed: int = 42
+    #: -1: the seed the simulated sky in BLAST_HOME was created with (42 for a new one).
+    sky_seed: int = -1
     cutout_fov_arcsec: float = 360.0
     dust_map_dir: str = ""
 
@@ -32,7 +33,9 @@ class BlastResource(dg.ConfigurableResource):
 
     def settings(self) -> PipelineSettings:
         home = Path(self.home).expanduser().resolve()
-        overrides: dict = {"sky": self.sky, "sky_seed": self.sky_seed}
+        overrides: dict = {"sky": self.sky}
+        if self.sky_seed >= 0:
+            overrides["sky_seed"] = self.sky_seed
         overrides["cutout_fov_arcsec"] = self.cutout_fov_arcsec
         if self.database_url:
             overrides["database_url"] = self.database_url
@@ -72,7 +75,7 @@ def blast_resource_from_env(resolve: bool = False) -> BlastResource:
         database_url=_env("BLAST_DATABASE_URL", "", resolve),
         data_root=_env("BLAST_DATA_ROOT", "", resolve),
         sky=_env("BLAST_SKY", "simulated", resolve),
-        sky_seed=_env("BLAST_SKY_SEED", 42, resolve),
+        sky_seed=_env("BLAST_SKY_SEED", -1, resolve),
         cutout_fov_arcsec=float(os.environ.get("BLAST_CUTOUT_FOV_ARCSEC", 360.0)),
         dust_map_dir=_env("BLAST_DUST_MAP_DIR", "", resolve),
     )

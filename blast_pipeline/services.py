@@ -25,7 +25,8 @@ class PipelineSettings:
     data_root: Path
     sky: SkyMode = "simulated"
     sky_root: Path | None = None
-    sky_seed: int = 42
+    #: None: the seed the sky under ``sky_root`` was created with, or 42 for a new sky.
+    sky_seed: int | None = None
     cutout_fov_arcsec: float = 360.0
     dust_map_dir: Path | None = None
 
@@ -80,7 +81,8 @@ def _attach_sources(services: PipelineServices) -> None:
         except ImportError:  # the simulated sky is optional until it is installed
             return
         root = settings.sky_root or settings.data_root / "sky"
-        sky = SimulatedSky(root, seed=settings.sky_seed, fov_arcsec=settings.cutout_fov_arcsec)
+        seed = settings.sky_seed if settings.sky_seed is not None else stored_sky_seed(root)
+        sky = SimulatedSky(root, seed=seed, fov_arcsec=settings.cutout_fov_arcsec)
         services.cutouts = services.catalogs = services.redshifts = sky
         if settings.dust_map_dir is None:
             services.settings = _with(settings, dust_map_dir=sky.write_dust_map())
@@ -95,6 +97,23 @@ def _attach_sources(services: PipelineServices) -> None:
         raise ValueError(
             f"unknown sky mode {settings.sky!r}; expected 'simulated', 'online' or 'none'"
         )
+
+
+DEFAULT_SKY_SEED = 42
+
+
+def stored_sky_seed(root: Path) -> int:
+    """The seed a simulated sky folder was created with (42 when there is none yet)."""
+    import json
+
+    from blast_pipeline.sources.sky.sky import MANIFEST_NAME
+
+    try:
+        return int(json.loads((root / MANIFEST_NAME).read_text())["seed"])
+    except FileNotFoundError:
+        return DEFAULT_SKY_SEED
+    except (ValueError, KeyError) as exc:
+        raise ValueError(f"cannot read the simulated sky's seed in {root}: {exc}") from None
 
 
 def _with(settings: PipelineSettings, **changes) -> PipelineSettings:

@@ -11,9 +11,11 @@ annotations`` here: Dagster reads the parameter annotations at definition time).
 """
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import numpy as np
 
 from blast_pipeline.resources import BlastResource
 from blast_pipeline.runners.base import (
@@ -62,8 +64,21 @@ def outcome_metadata(outcome: TaskOutcome) -> dict[str, Any]:
     if outcome.skipped_reason:
         metadata["reason"] = outcome.skipped_reason
     for key, value in outcome.metadata.items():
-        metadata[key] = dg.MetadataValue.md(value) if isinstance(value, MarkdownText) else value
+        metadata[key] = _metadata_value(value)
     return metadata
+
+
+def _metadata_value(value: Any) -> Any:
+    """Plain values Dagster can store (numpy scalars and paths from the science layer)."""
+    if isinstance(value, MarkdownText):
+        return dg.MetadataValue.md(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    if value is None:
+        return dg.MetadataValue.null()
+    return value
 
 
 def build_transient_asset(runner: TransientTaskRunner, graph: WorkflowGraph) -> dg.AssetsDefinition:

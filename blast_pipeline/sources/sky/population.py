@@ -271,7 +271,8 @@ def _draw_neighbours(
             if confuser:
                 separation = max(host_sep, 1.0) * rng.uniform(0.75, 1.35)
             else:
-                separation = rng.uniform(max(3.0, 2.0 * host_sep), 45.0)
+                nearest = max(3.0, 2.0 * host_sep)
+                separation = rng.uniform(nearest, max(45.0, nearest + 20.0))
             draft.east, draft.north = separation * np.sin(angle), separation * np.cos(angle)
             draft.r_e_arcsec = float(one.r_e_arcsec[0])
             d_dlr = draft.dlr_of_transient()

@@ -347,10 +347,10 @@ class SimulatedSky:
         """
         from photutils.aperture import aperture_photometry
 
+        transient = self.transient(name)
         _check_filter(spec)
         if not hasattr(sky_aperture, "to_pixel"):
             raise TypeError(f"expected a photutils Sky*Aperture, got {type(sky_aperture).__name__}")
-        transient = self.transient(name)
         fov = self.fov_arcsec if fov_arcsec is None else fov_arcsec
         grid = cutout_grid(transient.ra_deg, transient.dec_deg, spec, fov)
         bbox = sky_aperture.to_pixel(grid.wcs()).bbox

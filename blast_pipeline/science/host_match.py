@@ -21,13 +21,17 @@ unknown redshift drawn so high that the galaxy is brighter than M=-25, vote "hos
   rate(M)``, with ``rate`` the SN-rate likelihood proportional to the galaxy luminosity,
   normalised on ``[-25, 20]`` (Prost's ``SnRateAbsmag(a=-25, b=20)``, after Li et al. 2011).
   The distance uses the galaxy's redshift draws; for a galaxy without redshift, the transient's
-  redshift (the hypothesis puts the galaxy there) or, lacking both, draws from the redshift
-  prior (marginalisation). A galaxy without magnitude gets the prior mean of the term.
+  redshift (the hypothesis puts the galaxy there) or, lacking both, draws from the transient
+  redshift prior (marginalisation; ``transient_redshift_prior_pdf``: a magnitude-limited
+  discovery prior peaking near z = 0.1, instead of Blast's halfnorm(0.5) whose high-redshift
+  tail made unseen faint hosts far too likely). A galaxy without magnitude gets the prior mean of the term.
 * **Redshift** (only when the transient has one, as in Blast): ``halfnorm(1e-4, 0.5).pdf(z_gal)
   * N(z_SN | z_gal, sqrt(sigma_gal**2 + sigma_SN**2))``. A galaxy without redshift gets the
-  prior density at ``z_SN`` (its redshift marginalised over the prior).
+  prior density at ``z_SN`` (its redshift marginalised over the prior). A photometric redshift
+  is a catastrophic outlier with probability 5% (``phot_redshift_outlier_fraction``): a mixture
+  of the measured-redshift and no-redshift treatments, in the distance as well.
 * **Missing host**: a host fainter than the catalogue limit ``table.meta["mag_limit"]`` at the
-  transient's distance (transient redshift draws, or redshift-prior draws when unknown). Its
+  transient's distance (transient redshift draws, or transient-prior draws when unknown). Its
   weight is, like Prost's ``probability_of_unobserved_host``, the mean absolute-magnitude term
   over magnitudes between the limit and the faint prior edge (-10), times the mean offset term
   over fractional offsets uniform in [0, 5], times the redshift term of a redshift-less galaxy.
@@ -64,6 +68,7 @@ __all__ = [
     "associate_host",
     "distance_modulus",
     "sn_rate_absmag_pdf",
+    "transient_redshift_prior_pdf",
 ]
 
 #: Columns the association reads (a subset of ``sources.base.GALAXY_CATALOG_COLUMNS``).
@@ -95,6 +100,7 @@ class HostMatchConfig:
     offset_gamma_shape: float = 0.75  # offset likelihood gamma(a)
     absmag_prior: tuple[float, float] = (-30.0, -10.0)  # uniform prior range
     absmag_rate_range: tuple[float, float] = (-25.0, 20.0)  # SnRateAbsmag(a, b) support
+    absmag_rate_power: float = 1.0  # SN rate proportional to luminosity**power (Prost: 1)
     redshift_prior_loc: float = 1e-4  # halfnorm(loc, scale) redshift prior
     redshift_prior_scale: float = 0.5
     hostless_weight: float = float(np.finfo(float).eps)  # Prost's PROB_FLOOR
@@ -104,8 +110,14 @@ class HostMatchConfig:
     size_floor_arcsec: float = 0.25  # unknown or tiny sizes (Prost's SIZE_FLOOR)
     spec_redshift_err_floor: float = 1e-3  # galaxy redshift error when none is given
     phot_redshift_err_fraction: float = 0.05  # photo-z error when none is given, times (1 + z)
+    phot_redshift_outlier_fraction: float = 0.05  # catastrophic photo-z outliers
     transient_redshift_err_fraction: float = 0.05  # default transient error: this times z ...
     transient_redshift_err_floor: float = 1e-3  # ... but at least this
+    # Redshift prior of a transient without redshift (magnitude-limited discovery, see
+    # ``transient_redshift_prior_pdf``); None: Blast's halfnorm(loc, scale) galaxy prior.
+    transient_survey_mag_limit: float | None = 19.5
+    transient_peak_absmag: tuple[float, float] = (-19.0, 1.0)  # mean, sigma
+    transient_max_redshift: float = 1.0
     h0: float = 70.0  # cosmology of the distance moduli (Prost: H0=70, Om0=0.3, flat)
     om0: float = 0.3
 
@@ -170,18 +182,78 @@ def distance_modulus(z: float | np.ndarray, h0: float = 70.0, om0: float = 0.3) 
     return np.interp(np.log(z_arr), np.log(_Z_GRID), _distmod_grid(h0, om0))
 
 
-def sn_rate_absmag_pdf(absmag: float | np.ndarray, a: float = -25.0, b: float = 20.0) -> np.ndarray:
-    """Host absolute-magnitude likelihood proportional to luminosity, normalised on [a, b]."""
+@lru_cache(maxsize=8)
+def _transient_z_table(
+    mag_limit: float, absmag: tuple[float, float], z_max: float, h0: float, om0: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    grid = _Z_GRID
+    z = grid[grid <= z_max]
+    cosmo = FlatLambdaCDM(H0=h0 * u.km / u.s / u.Mpc, Om0=om0)
+    volume = cosmo.differential_comoving_volume(z).to_value(u.Mpc**3 / u.sr) / (1 + z)
+    seen = stats.norm.cdf(mag_limit, loc=absmag[0] + distance_modulus(z, h0, om0), scale=absmag[1])
+    pdf = volume * seen
+    pdf /= np.trapezoid(pdf, z)
+    cdf = np.concatenate([[0.0], np.cumsum(0.5 * (pdf[1:] + pdf[:-1]) * np.diff(z))])
+    return z, pdf, cdf / cdf[-1]
+
+
+def transient_redshift_prior_pdf(
+    z: float | np.ndarray, config: HostMatchConfig | None = None
+) -> np.ndarray:
+    """Redshift prior of a transient without redshift: a volume-limited rate (comoving volume
+    per unit time dilated by 1 + z) seen through a discovery limit ``transient_survey_mag_limit``
+    for transients of peak absolute magnitude N(-19, 1) (the idea of Prost's
+    ``PriorzObservedTransients``; 19.5 mag is typical of TNS discoveries, ZTF and ATLAS).
+    Without a survey limit it is Blast's halfnorm(1e-4, 0.5)."""
+    config = config or HostMatchConfig()
+    if config.transient_survey_mag_limit is None:
+        return _redshift_prior_pdf(z, config)
+    grid, pdf, _ = _transient_z_table(
+        config.transient_survey_mag_limit,
+        config.transient_peak_absmag,
+        config.transient_max_redshift,
+        config.h0,
+        config.om0,
+    )
+    return np.interp(z, grid, pdf, left=0.0, right=0.0)
+
+
+def _draw_transient_redshift(
+    rng: np.random.Generator, n: int, config: HostMatchConfig
+) -> np.ndarray:
+    if config.transient_survey_mag_limit is None:
+        draws = stats.halfnorm.rvs(
+            loc=config.redshift_prior_loc,
+            scale=config.redshift_prior_scale,
+            size=n,
+            random_state=rng,
+        )
+        return np.maximum(draws, _REDSHIFT_FLOOR)
+    grid, _, cdf = _transient_z_table(
+        config.transient_survey_mag_limit,
+        config.transient_peak_absmag,
+        config.transient_max_redshift,
+        config.h0,
+        config.om0,
+    )
+    return np.interp(rng.random(n), cdf, grid)
+
+
+def sn_rate_absmag_pdf(
+    absmag: float | np.ndarray, a: float = -25.0, b: float = 20.0, power: float = 1.0
+) -> np.ndarray:
+    """Host absolute-magnitude likelihood proportional to luminosity**power, normalised on
+    [a, b] (power 1: Prost's ``SnRateAbsmag``)."""
     m = np.asarray(absmag, dtype=float)
-    k = 0.4 * np.log(10.0)
+    k = 0.4 * np.log(10.0) * power
     norm = -np.expm1(-k * (b - a))
     with np.errstate(over="ignore", invalid="ignore"):
         pdf = k * np.exp(-k * (m - a)) / norm
     return np.where((m >= a) & (m <= b), pdf, 0.0)
 
 
-def _sn_rate_absmag_cdf(absmag: np.ndarray, a: float, b: float) -> np.ndarray:
-    k = 0.4 * np.log(10.0)
+def _sn_rate_absmag_cdf(absmag: np.ndarray, a: float, b: float, power: float) -> np.ndarray:
+    k = 0.4 * np.log(10.0) * power
     m = np.clip(np.asarray(absmag, dtype=float), a, b)
     return -np.expm1(-k * (m - a)) / -np.expm1(-k * (b - a))
 
@@ -189,7 +261,7 @@ def _sn_rate_absmag_cdf(absmag: np.ndarray, a: float, b: float) -> np.ndarray:
 def _absmag_term(absmag: np.ndarray, config: HostMatchConfig) -> np.ndarray:
     lo, hi = config.absmag_prior
     prior = np.where((absmag >= lo) & (absmag <= hi), 1.0 / (hi - lo), 0.0)
-    return prior * sn_rate_absmag_pdf(absmag, *config.absmag_rate_range)
+    return prior * sn_rate_absmag_pdf(absmag, *config.absmag_rate_range, config.absmag_rate_power)
 
 
 def _mean_absmag_term(lo: np.ndarray, config: HostMatchConfig) -> np.ndarray:
@@ -197,8 +269,8 @@ def _mean_absmag_term(lo: np.ndarray, config: HostMatchConfig) -> np.ndarray:
     p_lo, p_hi = config.absmag_prior
     lo = np.clip(lo, p_lo, p_hi)
     width = p_hi - lo
-    integral = _sn_rate_absmag_cdf(np.full_like(lo, p_hi), *config.absmag_rate_range)
-    integral = integral - _sn_rate_absmag_cdf(lo, *config.absmag_rate_range)
+    rate = (*config.absmag_rate_range, config.absmag_rate_power)
+    integral = _sn_rate_absmag_cdf(np.full_like(lo, p_hi), *rate) - _sn_rate_absmag_cdf(lo, *rate)
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = integral / (p_hi - p_lo) / width
     return np.where(width > 0, mean, 0.0)
@@ -287,15 +359,7 @@ def associate_host(
         z_sn_draws = np.maximum(rng.normal(z_sn, sigma_sn, n_samples), _REDSHIFT_FLOOR)
     else:
         sigma_sn = np.nan
-        z_sn_draws = np.maximum(
-            stats.halfnorm.rvs(
-                loc=config.redshift_prior_loc,
-                scale=config.redshift_prior_scale,
-                size=n_samples,
-                random_state=rng,
-            ),
-            _REDSHIFT_FLOOR,
-        )
+        z_sn_draws = _draw_transient_redshift(rng, n_samples, config)
 
     # Transient position draws (arcsec offsets east and north).
     cos_dec = max(np.cos(np.radians(transient_dec)), 1e-6)
@@ -427,27 +491,31 @@ def _galaxy_weights(
         else np.full(n_gal, "")
     )
     known_z = np.isfinite(z_gal) & (z_gal >= 0)
+    phot = np.char.lower(z_type) == "phot"
     default_err = np.where(
-        np.char.lower(z_type) == "phot",
+        phot,
         config.phot_redshift_err_fraction * (1 + np.nan_to_num(z_gal)),
         config.spec_redshift_err_floor,
     )
     z_err = np.where(np.isfinite(z_err) & (z_err > 0), z_err, default_err)
+    # A photometric redshift is a catastrophic outlier with some probability: then the galaxy
+    # is treated, in that draw, as one without redshift (mixture likelihood by Monte Carlo).
+    outlier = (known_z & phot)[:, None] & (
+        rng.random(shape) < config.phot_redshift_outlier_fraction
+    )
+    measured = known_z[:, None] & ~outlier
     z_draws = np.where(
-        known_z[:, None],
+        measured,
         np.nan_to_num(z_gal)[:, None] + z_err[:, None] * rng.standard_normal(shape),
         z_sn_draws[None, :],
     )
     z_draws = np.maximum(z_draws, _REDSHIFT_FLOOR)
     if z_sn is not None:
         sigma = np.hypot(z_err, sigma_sn)
-        z_term = np.where(
-            known_z,
-            _redshift_prior_pdf(np.nan_to_num(z_gal), config)
-            * stats.norm.pdf(z_sn, loc=np.nan_to_num(z_gal), scale=sigma),
-            z_term_unknown,
+        z_term = _redshift_prior_pdf(np.nan_to_num(z_gal), config) * stats.norm.pdf(
+            z_sn, loc=np.nan_to_num(z_gal), scale=sigma
         )
-        weight *= z_term[:, None]
+        weight *= np.where(measured, z_term[:, None], z_term_unknown)
 
     # Absolute-magnitude term.
     mag = _column(catalog, "mag")

@@ -12,6 +12,7 @@ from blast_pipeline.science.host_match import (
     associate_host,
     distance_modulus,
     sn_rate_absmag_pdf,
+    transient_redshift_prior_pdf,
 )
 from blast_pipeline.sources.base import GALAXY_CATALOG_COLUMNS
 
@@ -256,3 +257,40 @@ def test_missing_catalogue_columns_are_named():
     table.remove_columns(["a_arcsec", "mag"])
     with pytest.raises(ValueError, match="a_arcsec, mag"):
         associate_host(RA0, DEC0, table)
+
+
+def test_photometric_redshift_outliers_do_not_veto_a_host():
+    # A close host whose photo-z (0.7) is inconsistent with the transient (0.05).
+    table = catalog(
+        [
+            {
+                "east": 1.0,
+                "north": 0.0,
+                "redshift": 0.7,
+                "redshift_err": 0.035,
+                "redshift_type": "phot",
+            }
+        ]
+    )
+    strict = HostMatchConfig(phot_redshift_outlier_fraction=0.0)
+    assert (
+        associate_host(RA0, DEC0, table, transient_redshift=0.05, config=strict).best_index is None
+    )
+    assert associate_host(RA0, DEC0, table, transient_redshift=0.05).best_index == 0
+    # A spectroscopic redshift has no outlier allowance.
+    table["redshift_type"] = ["spec"]
+    assert associate_host(RA0, DEC0, table, transient_redshift=0.05).best_index is None
+
+
+def test_transient_redshift_prior_is_a_normalised_low_redshift_distribution():
+    z = np.linspace(0.0, 1.0, 20001)
+    pdf = transient_redshift_prior_pdf(z)
+    assert np.trapezoid(pdf, z) == pytest.approx(1.0, rel=1e-3)
+    assert 0.05 < z[np.argmax(pdf)] < 0.15
+    blast = transient_redshift_prior_pdf(z, HostMatchConfig(transient_survey_mag_limit=None))
+    assert blast[10] > blast[-1] > 0  # Blast's halfnorm(1e-4, 0.5)
+
+
+def test_rate_power_softens_the_luminosity_weighting():
+    ratio = sn_rate_absmag_pdf(-22.0, power=0.5) / sn_rate_absmag_pdf(-17.0, power=0.5)
+    assert ratio == pytest.approx(10.0)

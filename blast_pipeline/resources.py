@@ -28,6 +28,7 @@ class BlastResource(dg.ConfigurableResource):
     sky_seed: int = -1
     cutout_fov_arcsec: float = 360.0
     dust_map_dir: str = ""
+    catalog_file: str = ""
 
     _services: PipelineServices | None = PrivateAttr(default=None)
 
@@ -43,6 +44,8 @@ class BlastResource(dg.ConfigurableResource):
             overrides["data_root"] = Path(self.data_root).expanduser().resolve()
         if self.dust_map_dir:
             overrides["dust_map_dir"] = Path(self.dust_map_dir).expanduser().resolve()
+        if self.catalog_file:
+            overrides["catalog_file"] = Path(self.catalog_file).expanduser().resolve()
         return PipelineSettings.embedded(home, **overrides)
 
     def services(self) -> PipelineServices:
@@ -78,4 +81,5 @@ def blast_resource_from_env(resolve: bool = False) -> BlastResource:
         sky_seed=_env("BLAST_SKY_SEED", -1, resolve),
         cutout_fov_arcsec=float(os.environ.get("BLAST_CUTOUT_FOV_ARCSEC", 360.0)),
         dust_map_dir=_env("BLAST_DUST_MAP_DIR", "", resolve),
+        catalog_file=_env("BLAST_CATALOG_FILE", "", resolve),
     )

@@ -29,6 +29,9 @@ class PipelineSettings:
     sky_seed: int | None = None
     cutout_fov_arcsec: float = 360.0
     dust_map_dir: Path | None = None
+    #: A local galaxy catalogue (Parquet/CSV, see sources/catalogs/local.py) used for host
+    #: matching instead of the sky's or VizieR's.
+    catalog_file: Path | None = None
 
     @classmethod
     def embedded(cls, home: Path, **overrides) -> PipelineSettings:
@@ -70,6 +73,10 @@ def build_services(settings: PipelineSettings) -> PipelineServices:
     settings.data_root.mkdir(parents=True, exist_ok=True)
     services = PipelineServices(settings=settings, database=database)
     _attach_sources(services)
+    if settings.catalog_file is not None:
+        from blast_pipeline.sources.catalogs import LocalCatalogSource
+
+        services.catalogs = LocalCatalogSource(settings.catalog_file)
     return services
 
 
@@ -89,9 +96,11 @@ def _attach_sources(services: PipelineServices) -> None:
     elif settings.sky == "none":  # database-only work (tests of the orchestration, CLI listing)
         return
     elif settings.sky == "online":
+        from blast_pipeline.sources.catalogs import VizierGladeSource
         from blast_pipeline.sources.online import OnlineCutoutSource, OnlineRedshiftSource
 
         services.cutouts = OnlineCutoutSource()
+        services.catalogs = VizierGladeSource()
         services.redshifts = OnlineRedshiftSource()
     else:
         raise ValueError(

@@ -27,6 +27,7 @@ drawn here too, so that it is fixed per galaxy.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,6 +43,7 @@ from blast_pipeline.sources.sky.positions import (
     tangent_offsets_to_sky,
 )
 from blast_pipeline.sources.sky.sed import apparent_flux_microjansky, star_colours_microjansky
+from blast_pipeline.sources.sky.sersic import truncated_half_light_radius
 
 HOSTLESS_FRACTION = 0.07
 OFFSET_GAMMA_SHAPE = 1.5
@@ -186,44 +188,52 @@ class _Draft:
     """A galaxy before its catalogue entry is drawn (offsets are from the transient)."""
 
     role: str
-    props: relations.GalaxyProperties  # length-1 arrays
+    props: relations.GalaxyProperties  # the batch it was drawn in
+    k: int  # its index in the batch
     east: float
     north: float
     r_e_arcsec: float
+    half_light_ratio: float  # truncated half-light radius / r_e (depends on n only)
+    axis_ratio: float
+    pa_deg: float
 
     @property
     def half_light_a(self) -> float:
-        from blast_pipeline.sources.sky.sersic import truncated_half_light_radius
-
-        return float(truncated_half_light_radius(self.props.sersic_n[0], self.r_e_arcsec))
-
-    @property
-    def axis_ratio(self) -> float:
-        return float(self.props.axis_ratio[0])
-
-    @property
-    def pa_deg(self) -> float:
-        return float(self.props.pa_deg[0])
+        return self.r_e_arcsec * self.half_light_ratio
 
     def dlr_of_transient(self) -> float:
-        return float(
-            relations.dlr_offset(
-                -self.east, -self.north, self.half_light_a, self.axis_ratio, self.pa_deg
-            )
+        """The transient's distance from this galaxy in DLR (see ``galaxies.dlr_offset``)."""
+        pa = math.radians(self.pa_deg)
+        major = -self.east * math.sin(pa) - self.north * math.cos(pa)
+        minor = -self.east * math.cos(pa) + self.north * math.sin(pa)
+        a = self.half_light_a
+        return math.hypot(major / a, minor / (a * self.axis_ratio))
+
+
+def _drafts(role: str, props: relations.GalaxyProperties) -> list[_Draft]:
+    r_e = np.atleast_1d(props.r_e_arcsec)
+    ratio = np.atleast_1d(truncated_half_light_radius(props.sersic_n, 1.0))
+    return [
+        _Draft(
+            role,
+            props,
+            k,
+            0.0,
+            0.0,
+            float(r_e[k]),
+            float(ratio[k]),
+            float(props.axis_ratio[k]),
+            float(props.pa_deg[k]),
         )
-
-
-def _one(props: relations.GalaxyProperties, k: int) -> relations.GalaxyProperties:
-    return relations.GalaxyProperties(
-        **{name: np.asarray(getattr(props, name))[k : k + 1] for name in props.__dataclass_fields__}
-    )
+        for k in range(r_e.size)
+    ]
 
 
 def _draw_host(rng: np.random.Generator, z: float) -> tuple[_Draft, float]:
     dwarf = rng.random() < DWARF_HOST_FRACTION
     log_mass = rng.uniform(6.8, 8.3) if dwarf else float(np.clip(rng.normal(10.1, 0.55), 8.3, 11.6))
     props = relations.draw_properties(rng, np.array([log_mass]), np.array([z]))
-    draft = _Draft("host", props, 0.0, 0.0, float(props.r_e_arcsec[0]))
+    draft = _drafts("host", props)[0]
     while True:
         d_dlr = rng.gamma(OFFSET_GAMMA_SHAPE, OFFSET_GAMMA_SCALE)
         if d_dlr < MAX_HOST_OFFSET_DLR:
@@ -260,10 +270,9 @@ def _draw_neighbours(
     props = relations.draw_properties(rng, log_mass, redshift)
     host_sep = 0.0 if host is None else float(np.hypot(host.east, host.north))
     drafts: list[_Draft] = []
-    for k in range(total):
-        one = _one(props, k)
+    for k, draft in enumerate(_drafts("neighbour", props)):
         confuser = with_confuser and k == total - 1
-        draft = _Draft("neighbour", one, 0.0, 0.0, float(one.r_e_arcsec[0]))
+        natural_r_e = draft.r_e_arcsec
         min_dlr = HOSTLESS_MIN_DLR if host is None else max(1.5 * host_dlr, host_dlr + 0.75, 1.0)
         placed = False
         for _ in range(30):
@@ -274,7 +283,7 @@ def _draw_neighbours(
                 nearest = max(3.0, 2.0 * host_sep)
                 separation = rng.uniform(nearest, max(45.0, nearest + 20.0))
             draft.east, draft.north = separation * np.sin(angle), separation * np.cos(angle)
-            draft.r_e_arcsec = float(one.r_e_arcsec[0])
+            draft.r_e_arcsec = natural_r_e
             d_dlr = draft.dlr_of_transient()
             if d_dlr < min_dlr:
                 shrink = d_dlr / min_dlr
@@ -313,9 +322,7 @@ def _draw_field_galaxies(
     rng.bit_generator.state = state
     props = relations.draw_properties(rng, log_mass, redshift, quiescent)
     drafts: list[_Draft] = []
-    for k in range(count):
-        one = _one(props, k)
-        draft = _Draft("field", one, 0.0, 0.0, float(one.r_e_arcsec[0]))
+    for draft in _drafts("field", props):
         for _ in range(20):
             draft.east, draft.north = rng.uniform(-half_width, half_width, 2)
             far = np.hypot(draft.east, draft.north) >= FIELD_MIN_SEPARATION_ARCSEC
@@ -347,14 +354,37 @@ def _draw_stars(
     return stars
 
 
+def _draw_transient_basics(rng: np.random.Generator) -> tuple[bool, float, float | None]:
+    """Hostless flag, true redshift and reported redshift: the first draws of the host stream."""
+    hostless = rng.random() < HOSTLESS_FRACTION
+    z_true = _draw_transient_redshift(rng)
+    spec_z_known = rng.random() < TRANSIENT_SPEC_Z_FRACTION
+    reported_z = round(max(z_true + 0.001 * rng.standard_normal(), 0.001), 5)
+    return bool(hostless), z_true, (reported_z if spec_z_known else None)
+
+
+def host_object_id(seed: int, index: int) -> str:
+    """Object id of transient ``index``'s host (galaxy 0 of its field)."""
+    return f"{transient_name(seed, index)}g{0:04d}"
+
+
+def build_transient(seed: int, index: int, ra_deg: float, dec_deg: float) -> SimulatedTransient:
+    """The transient alone, without simulating its field (same values as ``build_field``)."""
+    hostless, _, reported_z = _draw_transient_basics(_rng(seed, index, _STREAM_HOST))
+    return SimulatedTransient(
+        name=transient_name(seed, index),
+        ra_deg=float(ra_deg),
+        dec_deg=float(dec_deg),
+        redshift=reported_z,
+        host_object_id=None if hostless else host_object_id(seed, index),
+    )
+
+
 def build_field(seed: int, index: int, ra_deg: float, dec_deg: float, fov_arcsec: float) -> Field:
     """Simulate the transient ``index`` of ``seed`` at its field centre (deterministic)."""
     name = transient_name(seed, index)
     host_rng = _rng(seed, index, _STREAM_HOST)
-    hostless = host_rng.random() < HOSTLESS_FRACTION
-    z_true = _draw_transient_redshift(host_rng)
-    spec_z_known = host_rng.random() < TRANSIENT_SPEC_Z_FRACTION
-    reported_z = round(max(z_true + 0.001 * host_rng.standard_normal(), 0.001), 5)
+    hostless, z_true, reported_z = _draw_transient_basics(host_rng)
     host, host_dlr = (None, None) if hostless else _draw_host(host_rng, z_true)
     neighbours = _draw_neighbours(_rng(seed, index, _STREAM_NEIGHBOURS), z_true, host, host_dlr)
     half_width = fov_arcsec / 2 + FIELD_MARGIN_ARCSEC
@@ -369,7 +399,7 @@ def build_field(seed: int, index: int, ra_deg: float, dec_deg: float, fov_arcsec
         name=name,
         ra_deg=float(ra_deg),
         dec_deg=float(dec_deg),
-        redshift=reported_z if spec_z_known else None,
+        redshift=reported_z,
         host_object_id=None if host_galaxy is None else host_galaxy.object_id,
     )
     return Field(
@@ -392,10 +422,9 @@ def _finalise_galaxies(
     east = np.array([d.east for d in drafts])
     north = np.array([d.north for d in drafts])
     ra, dec = tangent_offsets_to_sky(ra0, dec0, east, north)
-    props = [d.props for d in drafts]
     merged = relations.GalaxyProperties(
         **{
-            key: np.concatenate([np.asarray(getattr(p, key)) for p in props])
+            key: np.array([np.asarray(getattr(d.props, key))[d.k] for d in drafts])
             for key in relations.GalaxyProperties.__dataclass_fields__
         }
     )
@@ -425,7 +454,7 @@ def _finalise_galaxies(
     for k, draft in enumerate(drafts):
         galaxies.append(
             Galaxy(
-                object_id=f"{name}g{k:04d}",
+                object_id=f"{name}g{k:04d}",  # the host, when there is one, is g0000
                 role=draft.role,
                 ra_deg=float(ra[k]),
                 dec_deg=float(dec[k]),

@@ -35,6 +35,7 @@ from blast_pipeline.sources.sky.population import (
     SimulatedTransient,
     Star,
     build_field,
+    build_transient,
     transient_name,
 )
 from blast_pipeline.sources.sky.positions import angular_separation_deg, field_centres
@@ -49,6 +50,7 @@ from blast_pipeline.sources.sky.render import (
 from blast_pipeline.sources.sky.truth import field_truth
 
 MANIFEST_NAME = "manifest.json"
+MAX_CACHED_FIELDS = 128
 FORMAT_VERSION = 1
 #: Extra reach (deg) when looking for fields that may touch a query: big nearby galaxies.
 FIELD_REACH_MARGIN_DEG = 0.25
@@ -180,12 +182,16 @@ class SimulatedSky:
         return new
 
     def transients(self) -> list[SimulatedTransient]:
-        """All transients generated so far, in index order."""
-        return [self._field(i).transient for i in range(self.count())]
+        """All transients generated so far, in index order (cheap: fields are not simulated)."""
+        count = self.count()
+        ra, dec = self._centres_for(count)
+        return [build_transient(self.seed, i, float(ra[i]), float(dec[i])) for i in range(count)]
 
     def transient(self, name: str) -> SimulatedTransient:
         """One generated transient by name."""
-        return self._field(self._index_of(name)).transient
+        index = self._index_of(name)
+        ra, dec = self._centres_for(index + 1)
+        return build_transient(self.seed, index, float(ra[index]), float(dec[index]))
 
     def field(self, name: str) -> Field:
         """Everything simulated around a transient (host, neighbours, field galaxies, stars)."""
@@ -230,7 +236,7 @@ class SimulatedSky:
         field = build_field(self.seed, index, float(ra[index]), float(dec[index]), self.fov_arcsec)
         with self._lock:
             self._fields[index] = field
-            while len(self._fields) > 512:
+            while len(self._fields) > MAX_CACHED_FIELDS:
                 self._fields.popitem(last=False)
         return field
 

@@ -126,3 +126,11 @@ def test_cutout_headers_carry_no_timestamps(small_sky):
     for keyword in ("DATE", "DATE-OBS", "CHECKSUM", "DATASUM"):
         assert keyword not in header
     assert header["SIMSEED"] == 42
+
+
+def test_light_transient_records_match_the_simulated_fields(small_sky):
+    for transient in small_sky.transients():
+        field = small_sky.field(transient.name)
+        assert field.transient == transient == small_sky.transient(transient.name)
+        if field.host is not None:
+            assert transient.host_object_id == field.host.object_id

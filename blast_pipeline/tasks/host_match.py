@@ -12,11 +12,16 @@ from sqlalchemy import select
 from blast_pipeline.db.models import Host, HostAssociation, Transient
 from blast_pipeline.runners.base import Retry, TaskContext, TransientTaskRunner
 from blast_pipeline.science.host_dedup import HostRecord, find_existing_host
+from blast_pipeline.science.host_match import HostAssociation as HostAssociationResult
 from blast_pipeline.science.host_match import associate_host
 from blast_pipeline.statuses import PROCESSED
 
-#: Prost searches max(300", 100 kpc); the candidates that matter lie well inside 300".
-SEARCH_RADIUS_ARCSEC = 300.0
+#: Cone searched for candidates. Prost uses max(300", 100 kpc); beyond ~5 light radii a galaxy
+#: cannot win, and 180" covers 5 DLR of the largest hosts at z >= 0.005 while keeping unrelated
+#: field galaxies out (measured: 0.973 correct at 180", 0.970 at 300"; benchmarks/README.md).
+SEARCH_RADIUS_ARCSEC = 180.0
+#: Monte-Carlo draws per association.
+N_SAMPLES = 1000
 #: Stored hosts within this box (deg) are handed to the 1" cone de-duplication.
 _DEDUP_BOX_DEG = 10.0 / 3600
 
@@ -27,6 +32,21 @@ def name_from_coords(ra_deg: float, dec_deg: float) -> str:
     ra = coord.ra.to_string(unit=u.hourangle, sep="", precision=2, pad=True)
     dec = coord.dec.to_string(sep="", precision=2, alwayssign=True, pad=True)
     return f"J{ra}{dec}"
+
+
+def associate_transient(
+    name: str, ra_deg: float, dec_deg: float, redshift: float | None, catalog
+) -> HostAssociationResult:
+    """The association exactly as the pipeline runs it (also used by the accuracy benchmark):
+    seeded by the transient's name, so a re-run gives the same host."""
+    return associate_host(
+        ra_deg,
+        dec_deg,
+        catalog,
+        transient_redshift=redshift,
+        n_samples=N_SAMPLES,
+        rng_seed=zlib.crc32(name.encode()),
+    )
 
 
 def _finite(value) -> float | None:
@@ -63,12 +83,8 @@ class HostMatch(TransientTaskRunner):
             raise RuntimeError("no galaxy catalogue source is configured (BLAST_SKY)")
         session = context.session
         table = catalogs.galaxies_near(transient.ra_deg, transient.dec_deg, SEARCH_RADIUS_ARCSEC)
-        result = associate_host(
-            transient.ra_deg,
-            transient.dec_deg,
-            table,
-            transient_redshift=transient.redshift,
-            rng_seed=zlib.crc32(transient.name.encode()),
+        result = associate_transient(
+            transient.name, transient.ra_deg, transient.dec_deg, transient.redshift, table
         )
         catalog_name = str(table.meta.get("catalog_name", ""))
         catalog_release = str(table.meta.get("catalog_release", ""))

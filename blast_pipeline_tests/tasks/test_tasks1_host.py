@@ -112,3 +112,14 @@ def test_thumbnail_png_and_not_enough_filters(tmp_path, database_url):
     assert execute_transient_task(GenerateThumbnail(), "2024blank", services, graph()).status == (
         "not enough filters"
     )
+
+
+def test_host_information_without_a_host_gives_no_host(tmp_path, database_url):
+    """Cannot happen through the workflow (Host match "processed" sets a host), but a host can
+    be removed by hand between runs; Blast's status for it is "no host"."""
+    services = make_services(tmp_path, database_url)
+    services.redshifts = FakeRedshifts(0.1)
+    add(services, "2024gone", RA, DEC, processed=[*PRE_MATCH, "Host match"])
+    outcome = execute_transient_task(HostInformation(), "2024gone", services, graph())
+    assert outcome.status == "no host"
+    assert services.redshifts.calls == 0

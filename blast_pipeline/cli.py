@@ -147,7 +147,28 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def refuse_if_run_in_flight(name: str) -> None:
+    """Refuse to request a run for a transient whose run is queued or in progress, when a
+    Dagster instance is configured (``DAGSTER_HOME``); the sensor would launch a second one."""
+    import os
+
+    if not os.environ.get("DAGSTER_HOME"):
+        return
+    import dagster as dg
+
+    from blast_pipeline.system.runs import runs_in_flight_for
+
+    with dg.DagsterInstance.get() as instance:
+        run_ids = runs_in_flight_for(instance, name)
+    if run_ids:
+        raise CommandError(
+            f"{name} has a workflow run queued or in progress ({', '.join(run_ids)}); "
+            "try again when it has finished"
+        )
+
+
 def cmd_reprocess(args: argparse.Namespace) -> int:
+    refuse_if_run_in_flight(args.name)
     services, graph = _services(), _graph()
     with services.database.session() as session:
         transient = get_transient(session, args.name)
@@ -163,6 +184,7 @@ def cmd_retrigger(args: argparse.Namespace) -> int:
     """Re-run what did not finish: error and stalled tasks go back to "not processed"."""
     from blast_pipeline.statuses import PROCESSING
 
+    refuse_if_run_in_flight(args.name)
     services, graph = _services(), _graph()
     with services.database.session() as session:
         transient = get_transient(session, args.name)

@@ -6,6 +6,11 @@ Transient tasks become assets partitioned by transient; system tasks become sche
 from __future__ import annotations
 
 from blast_pipeline.runners.base import SystemTaskRunner, TransientTaskRunner
+from blast_pipeline.system.garbage_collector import GarbageCollector
+from blast_pipeline.system.partition_retention import PartitionRetention
+from blast_pipeline.system.retrigger import RetriggerIncompleteWorkflows
+from blast_pipeline.system.tns_daily import IngestMissedTNSTransients
+from blast_pipeline.system.tns_ingestion import TNSDataIngestion
 from blast_pipeline.tasks.apertures import GlobalApertureConstruction
 from blast_pipeline.tasks.crop import CropTransientImages
 from blast_pipeline.tasks.cutout_download import CutoutDownload
@@ -30,4 +35,10 @@ TASK_RUNNERS: list[TransientTaskRunner | SystemTaskRunner] = [
     ValidateLocalPhotometry(),
     CropTransientImages(),
     GenerateThumbnailFinal(),
+    # System tasks (scheduled jobs)
+    TNSDataIngestion(),
+    IngestMissedTNSTransients(),
+    RetriggerIncompleteWorkflows(),
+    GarbageCollector(),
+    PartitionRetention(),
 ]

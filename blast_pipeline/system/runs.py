@@ -1,0 +1,79 @@
+"""Is a transient's workflow in flight? Shared by the retrigger, garbage collector, retention
+job, TNS ingestion and the CLI.
+
+A transient is *busy* when it has a Dagster run that is not finished (queued, not started,
+starting, started, canceling...), found by the run's exact ``dagster/partition`` (or
+``blast/transient``) tag, never by a substring match as Blast did; or when it waits for the
+sensor (``workflow_requested_at`` is NULL); or when the sensor launched it so recently that the
+daemon may not have created the run record yet (``LAUNCH_GRACE_SECONDS``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+
+PARTITION_TAG = "dagster/partition"
+TRANSIENT_TAG = "blast/transient"
+
+#: Every run status that is not final: such a run may still execute tasks of its transient.
+IN_FLIGHT_STATUSES: tuple[dg.DagsterRunStatus, ...] = tuple(
+    s
+    for s in dg.DagsterRunStatus
+    if s
+    not in (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
+)
+
+#: After the sensor marks a transient launched, the daemon submits its run within seconds (about
+#: 1 s per run request, 50 per tick); until then no run record exists. Treat it as busy meanwhile.
+LAUNCH_GRACE_SECONDS = 300
+
+
+def transients_with_runs_in_flight(instance: dg.DagsterInstance) -> set[str]:
+    """Names of transients with an unfinished run, from one query over all in-flight runs."""
+    records = instance.get_run_records(dg.RunsFilter(statuses=list(IN_FLIGHT_STATUSES)))
+    names: set[str] = set()
+    for record in records:
+        tags = record.dagster_run.tags
+        for key in (PARTITION_TAG, TRANSIENT_TAG):
+            value = tags.get(key)
+            if value:
+                names.add(value)
+    return names
+
+
+def runs_in_flight_for(instance: dg.DagsterInstance, name: str) -> list[str]:
+    """Run ids of unfinished runs of one transient (exact tag match)."""
+    run_ids: list[str] = []
+    for key in (PARTITION_TAG, TRANSIENT_TAG):
+        records = instance.get_run_records(
+            dg.RunsFilter(tags={key: name}, statuses=list(IN_FLIGHT_STATUSES))
+        )
+        run_ids.extend(r.dagster_run.run_id for r in records if r.dagster_run.run_id not in run_ids)
+    return run_ids
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """Aware UTC datetime (SQLite returns naive values, which are UTC)."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def is_busy(
+    name: str,
+    workflow_requested_at: datetime | None,
+    in_flight: Collection[str],
+    now: datetime,
+    grace_seconds: float = LAUNCH_GRACE_SECONDS,
+) -> bool:
+    """True when the transient has a run in flight, waits for the sensor, or was launched less
+    than ``grace_seconds`` ago (its run may not be recorded yet)."""
+    if name in in_flight:
+        return True
+    requested = as_utc(workflow_requested_at)
+    if requested is None:
+        return True
+    return now - requested < timedelta(seconds=grace_seconds)

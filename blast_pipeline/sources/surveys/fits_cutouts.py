@@ -106,3 +106,13 @@ def cut_square(
     for keyword, value in (extra_keywords or {}).items():
         header[keyword] = value
     return fits.HDUList([fits.PrimaryHDU(data=cutout.data, header=header)])
+
+
+def download_image_hdu(http, url: str, *, service: str, what: str = "image file"):
+    """GET a (possibly compressed) FITS file and return its first image HDU; a file without an
+    image raises the service's error naming ``what``."""
+    response = http.get(url)
+    hdu = first_image_hdu(open_fits_bytes(response.content, service=service, url=url))
+    if hdu is None:
+        raise http.error(f"{what} holds no image", url)
+    return hdu

@@ -17,7 +17,10 @@ from astropy.io import fits
 
 from blast_pipeline.science.filters import FilterSpec, cutout_size_pixels
 from blast_pipeline.sources.http import HttpSettings, ServiceHttp
-from blast_pipeline.sources.surveys.fits_cutouts import cut_square, first_image_hdu, open_fits_bytes
+from blast_pipeline.sources.surveys.fits_cutouts import (
+    cut_square,
+    download_image_hdu,
+)
 from blast_pipeline.sources.surveys.sdss import angular_separation_deg
 
 DEFAULT_MAST_INVOKE_URL = "https://mast.stsci.edu/api/v0/invoke"
@@ -129,10 +132,7 @@ class GalexCutouts:
         if tile is None:
             return None
         url = intensity_map_url(tile["dataURL"], spec.band)
-        response = self.http.get(url)
-        hdu = first_image_hdu(open_fits_bytes(response.content, service=self.survey, url=url))
-        if hdu is None:
-            raise self.http.error("intensity map holds no image", url)
+        hdu = download_image_hdu(self.http, url, service=self.survey, what="intensity map")
         extra = {} if "EXPTIME" in hdu.header else {"EXPTIME": float(tile["t_exptime"])}
         cutout = cut_square(
             hdu,

@@ -14,7 +14,10 @@ from astropy.io import fits
 
 from blast_pipeline.science.filters import FilterSpec, cutout_size_pixels
 from blast_pipeline.sources.http import HttpSettings, ServiceHttp
-from blast_pipeline.sources.surveys.fits_cutouts import cut_square, first_image_hdu, open_fits_bytes
+from blast_pipeline.sources.surveys.fits_cutouts import (
+    cut_square,
+    download_image_hdu,
+)
 from blast_pipeline.sources.surveys.skyserver import (
     DEFAULT_SKYSERVER_SQL_URL,
     require_columns,
@@ -97,11 +100,7 @@ class SdssCutouts:
         if self.pause_before_frame_s > 0:
             time.sleep(self.pause_before_frame_s)  # Blast: "don't look like a bot to SDSS"
         url = self.frame_url(spec.band, run, rerun, camcol, field)
-        frame = self.http.get(url)
-        hdul = open_fits_bytes(frame.content, service=self.survey, url=url)
-        hdu = first_image_hdu(hdul)
-        if hdu is None:
-            raise self.http.error("frame file holds no image", url)
+        hdu = download_image_hdu(self.http, url, service=self.survey, what="frame file")
         return cut_square(
             hdu,
             ra_deg,

@@ -20,8 +20,7 @@ from blast_pipeline.sources.http import HttpSettings, ServiceHttp
 from blast_pipeline.sources.surveys.fits_cutouts import (
     celestial_wcs,
     cut_square,
-    first_image_hdu,
-    open_fits_bytes,
+    download_image_hdu,
 )
 from blast_pipeline.sources.surveys.votables import error_infos, parse_votable
 
@@ -99,10 +98,7 @@ class TwoMassCutouts:
         self, ra_deg: float, dec_deg: float, spec: FilterSpec, fov_arcsec: float
     ) -> fits.HDUList | None:
         for url in self.candidate_urls(ra_deg, dec_deg, spec.band):
-            response = self.http.get(url)
-            hdu = first_image_hdu(open_fits_bytes(response.content, service=self.survey, url=url))
-            if hdu is None:
-                raise self.http.error("atlas file holds no image", url)
+            hdu = download_image_hdu(self.http, url, service=self.survey, what="atlas file")
             if _contains(hdu, ra_deg, dec_deg, url=url):
                 return cut_square(
                     hdu,

@@ -15,7 +15,10 @@ from astropy.io import fits
 
 from blast_pipeline.science.filters import FilterSpec, cutout_size_pixels
 from blast_pipeline.sources.http import HttpSettings, ServiceHttp
-from blast_pipeline.sources.surveys.fits_cutouts import cut_square, first_image_hdu, open_fits_bytes
+from blast_pipeline.sources.surveys.fits_cutouts import (
+    cut_square,
+    download_image_hdu,
+)
 
 DEFAULT_SIA_URL = "https://irsa.ipac.caltech.edu/SIA"
 
@@ -86,10 +89,7 @@ class WiseCutouts:
                 raise self.http.error(
                     f"SIA row has an unreadable t_exptime {exptime!r}", response.url
                 ) from exc
-        image = self.http.get(url)
-        hdu = first_image_hdu(open_fits_bytes(image.content, service=self.survey, url=url))
-        if hdu is None:
-            raise self.http.error("image file holds no image", url)
+        hdu = download_image_hdu(self.http, url, service=self.survey)
         return cut_square(
             hdu,
             ra_deg,

@@ -1,0 +1,57 @@
+"""Shared by the benchmarks: a BlastResource home with simulated transients, and the plain loop
+that runs the transient tasks on them without Dagster."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from blast_pipeline.db.task_register import initialise_registers
+from blast_pipeline.db.transients import NewTransient, add_transient
+from blast_pipeline.resources import BlastResource
+from blast_pipeline.runners.base import TransientTaskRunner
+from blast_pipeline.runners.execution import execute_transient_task
+from blast_pipeline.runners.graph import WorkflowGraph
+from blast_pipeline.services import PipelineServices
+from blast_pipeline.tasks import TASK_RUNNERS
+
+
+def setup_home(home: Path, n: int, seed: int, fov: float) -> BlastResource:
+    """A Blast home whose simulated sky has ``n`` new transients, each registered as pending."""
+    blast = BlastResource(home=str(home), sky_seed=seed, cutout_fov_arcsec=fov)
+    services = blast.services()
+    graph = WorkflowGraph.from_runners(TASK_RUNNERS)
+    with services.database.session() as session:
+        for t in services.cutouts.generate(n):
+            new = NewTransient(t.name, t.ra_deg, t.dec_deg, redshift=t.redshift)
+            initialise_registers(session, add_transient(session, new), graph.task_names)
+    return blast
+
+
+def runners_for(graph: WorkflowGraph, targets: Iterable[str] | None) -> list[TransientTaskRunner]:
+    """The graph's runners (dependency order) needed for ``targets``; all of them for None."""
+    if targets is None:
+        return list(graph.runners)
+    needed = set(targets)
+    for target in list(needed):
+        needed |= graph.upstream[target]
+    return [r for r in graph.runners if r.task_name in needed]
+
+
+def run_transient(
+    name: str,
+    services: PipelineServices,
+    graph: WorkflowGraph,
+    runners: Iterable[TransientTaskRunner] | None = None,
+    report: Callable[[str], None] = print,
+) -> None:
+    """Run ``runners`` (default: every transient task) on one transient, in dependency order.
+
+    A task that raises is reported and the loop goes on (the register records the failure,
+    as a failed step would in Dagster).
+    """
+    for runner in graph.runners if runners is None else runners:
+        try:
+            execute_transient_task(runner, name, services, graph)
+        except Exception as exc:
+            report(f"  {name}: {runner.task_name} raised {exc}")

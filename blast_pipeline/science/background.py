@@ -21,6 +21,7 @@ computed on demand and cached, so the aperture and validation steps share them.
 from __future__ import annotations
 
 import math
+import warnings
 from functools import cached_property
 
 import numpy as np
@@ -36,6 +37,7 @@ from photutils.segmentation import (
     make_2dgaussian_kernel,
 )
 from photutils.utils import circular_footprint
+from photutils.utils.exceptions import NoDetectionsWarning
 
 __all__ = [
     "BackgroundEstimationError",
@@ -94,6 +96,14 @@ def _readonly(array: np.ndarray) -> np.ndarray:
     array = np.array(array, dtype=float, copy=True)
     array.flags.writeable = False
     return array
+
+
+def _detect_quietly(*args, **kwargs) -> SegmentationImage | None:
+    """``detect_sources`` without its NoDetectionsWarning: finding nothing is an expected answer
+    (None), handled by every caller."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NoDetectionsWarning)
+        return detect_sources(*args, **kwargs)
 
 
 class ImageAnalysis:
@@ -204,7 +214,7 @@ class ImageAnalysis:
         raw_std = mad_std((self.data - background)[finite])
         factor = mad_std(smoothed[finite]) / raw_std if raw_std > 0 else 1.0
         smoothed_rms = rms * float(factor)
-        segm = detect_sources(
+        segm = _detect_quietly(
             smoothed,
             threshold_sigma * smoothed_rms,
             n_pixels=n_pixels,
@@ -222,7 +232,7 @@ class ImageAnalysis:
         """
         key = (float(threshold_sigma), int(n_pixels))
         if key not in self._segmentations:
-            self._segmentations[key] = detect_sources(
+            self._segmentations[key] = _detect_quietly(
                 self.subtracted,
                 key[0] * self.background_rms,
                 n_pixels=key[1],

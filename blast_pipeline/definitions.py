@@ -17,7 +17,7 @@ def build_definitions(
 ) -> dg.Definitions:
     """Definitions for a list of task runners (the registry, or a test's own list)."""
     graph, assets, jobs, schedules = compile_runners(runners)
-    sensors = [build_new_transients_sensor(graph)] if assets else []
+    sensors = [build_new_transients_sensor(graph, jobs[:2])] if assets else []
     return dg.Definitions(
         assets=assets,
         jobs=jobs,

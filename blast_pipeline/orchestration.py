@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
-from blast_pipeline.runners.compile import WORKFLOW_JOB_NAME
+from blast_pipeline.runners.compile import BATCH_TRANSIENTS_TAG, WORKFLOW_JOB_NAME
 
 
 @dataclass
@@ -45,7 +45,6 @@ def process_pending(
     instance = instance or default_instance()
     summary = ProcessSummary()
     sensor = defs.resolve_sensor_def("new_transients_sensor")
-    job = defs.resolve_job_def(WORKFLOW_JOB_NAME)
     blast = defs.resources["blast"]
     for _ in range(max_ticks):
         context = dg.build_sensor_context(instance=instance, resources={"blast": blast})
@@ -56,8 +55,10 @@ def process_pending(
         for request in result.dynamic_partitions_requests or []:
             instance.add_dynamic_partitions(request.partitions_def_name, request.partition_keys)
         for run_request in result.run_requests or []:
+            job = defs.resolve_job_def(run_request.job_name or WORKFLOW_JOB_NAME)
             outcome = job.execute_in_process(
                 instance=instance,
+                run_config=run_request.run_config or None,
                 partition_key=run_request.partition_key,
                 asset_selection=run_request.asset_selection,
                 tags=run_request.tags,
@@ -66,5 +67,8 @@ def process_pending(
             )
             summary.runs += 1
             summary.failed_runs += 0 if outcome.success else 1
-            summary.transients.append(run_request.partition_key)
+            if run_request.partition_key:
+                summary.transients.append(run_request.partition_key)
+            else:
+                summary.transients.extend(run_request.tags[BATCH_TRANSIENTS_TAG].split(","))
     return summary

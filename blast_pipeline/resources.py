@@ -29,6 +29,11 @@ class BlastResource(dg.ConfigurableResource):
     cutout_fov_arcsec: float = 360.0
     dust_map_dir: str = ""
     catalog_file: str = ""
+    #: Online galaxy catalogue for host matching: glade | legacy_survey | panstarrs ("": GLADE+
+    #: online, the sky's catalogue in simulated mode).
+    catalog: str = ""
+    #: Transients per batch run when several wait for the sensor (1: one run per transient).
+    workflow_batch_size: int = 20
 
     _services: PipelineServices | None = PrivateAttr(default=None)
 
@@ -46,6 +51,8 @@ class BlastResource(dg.ConfigurableResource):
             overrides["dust_map_dir"] = Path(self.dust_map_dir).expanduser().resolve()
         if self.catalog_file:
             overrides["catalog_file"] = Path(self.catalog_file).expanduser().resolve()
+        if self.catalog:
+            overrides["catalog"] = self.catalog
         return PipelineSettings.embedded(home, **overrides)
 
     def services(self) -> PipelineServices:
@@ -82,4 +89,6 @@ def blast_resource_from_env(resolve: bool = False) -> BlastResource:
         cutout_fov_arcsec=float(os.environ.get("BLAST_CUTOUT_FOV_ARCSEC", 360.0)),
         dust_map_dir=_env("BLAST_DUST_MAP_DIR", "", resolve),
         catalog_file=_env("BLAST_CATALOG_FILE", "", resolve),
+        catalog=_env("BLAST_CATALOG", "", resolve),
+        workflow_batch_size=_env("BLAST_WORKFLOW_BATCH_SIZE", 20, resolve),
     )

@@ -1,12 +1,23 @@
 """The sensor that turns transients waiting in the Blast database into workflow runs."""
 
+import hashlib
+
 import dagster as dg
 
 from blast_pipeline.db.task_register import statuses_with_defaults, task_statuses
 from blast_pipeline.db.transients import get_transient
-from blast_pipeline.db.workflow_requests import mark_workflow_launched, pending_workflow_requests
+from blast_pipeline.db.workflow_requests import (
+    WorkflowRequest,
+    mark_workflow_launched,
+    pending_workflow_requests,
+)
 from blast_pipeline.resources import BlastResource
-from blast_pipeline.runners.compile import TRANSIENTS, WORKFLOW_JOB_NAME
+from blast_pipeline.runners.compile import (
+    BATCH_JOB_NAME,
+    BATCH_TRANSIENTS_TAG,
+    TRANSIENTS,
+    WORKFLOW_JOB_NAME,
+)
 from blast_pipeline.runners.graph import WorkflowGraph
 from blast_pipeline.statuses import PROCESSED
 
@@ -16,34 +27,48 @@ MAX_RUNS_PER_TICK = 50
 SENSOR_INTERVAL_SECONDS = 15
 
 
-def build_new_transients_sensor(graph: WorkflowGraph) -> dg.SensorDefinition:
+def _batch_request(requests: list[WorkflowRequest]) -> dg.RunRequest:
+    names = [r.name for r in requests]
+    digest = hashlib.sha1("|".join(r.run_key for r in requests).encode()).hexdigest()[:16]
+    return dg.RunRequest(
+        run_key=f"batch:{names[0]}:{len(names)}:{digest}",
+        job_name=BATCH_JOB_NAME,
+        run_config={"ops": {"process_transient_batch": {"config": {"transients": names}}}},
+        tags={BATCH_TRANSIENTS_TAG: ",".join(names)},
+    )
+
+
+def build_new_transients_sensor(graph: WorkflowGraph, jobs: list[object]) -> dg.SensorDefinition:
     asset_keys = {r.task_name: dg.AssetKey(r.asset_name) for r in graph.runners}
 
     @dg.sensor(
         name="new_transients_sensor",
-        job_name=WORKFLOW_JOB_NAME,
+        jobs=jobs,
         minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=(
             "Adds a partition for every transient that appears in the Blast database (any "
-            "ingestion path, retrigger or reprocess) and launches its workflow run, "
-            f"at most {MAX_RUNS_PER_TICK} per tick."
+            "ingestion path, retrigger or reprocess) and launches its workflow: one run per "
+            "transient, or batch runs of up to BLAST_WORKFLOW_BATCH_SIZE transients when "
+            f"several are waiting (at most {MAX_RUNS_PER_TICK} runs per tick)."
         ),
     )
     def new_transients_sensor(
         context: dg.SensorEvaluationContext, blast: BlastResource
     ) -> dg.SensorResult | dg.SkipReason:
         services = blast.services()
+        batch_size = max(1, blast.workflow_batch_size)
         instance = context.instance
         run_requests: list[dg.RunRequest] = []
-        new_partitions: list[str] = []
+        to_batch: list[WorkflowRequest] = []
         with services.database.session() as session:
-            pending = pending_workflow_requests(session, MAX_RUNS_PER_TICK)
+            pending = pending_workflow_requests(session, MAX_RUNS_PER_TICK * batch_size)
             if not pending:
                 return dg.SkipReason("no transient is waiting for a workflow run")
+            known = set(instance.get_dynamic_partitions(TRANSIENTS.name))
+            new_partitions = [r.name for r in pending if r.name not in known]
+            single = batch_size == 1 or len(pending) == 1
             for request in pending:
-                if not instance.has_dynamic_partition(TRANSIENTS.name, request.name):
-                    new_partitions.append(request.name)
                 transient = get_transient(session, request.name)
                 statuses = statuses_with_defaults(
                     task_statuses(session, transient), graph.task_names
@@ -51,9 +76,13 @@ def build_new_transients_sensor(graph: WorkflowGraph) -> dg.SensorDefinition:
                 todo = [asset_keys[t] for t, s in statuses.items() if s != PROCESSED]
                 if not todo:
                     continue
+                if not single:
+                    to_batch.append(request)
+                    continue
                 run_requests.append(
                     dg.RunRequest(
                         run_key=request.run_key,
+                        job_name=WORKFLOW_JOB_NAME,
                         partition_key=request.name,
                         asset_selection=None if len(todo) == len(asset_keys) else todo,
                         tags={
@@ -62,9 +91,12 @@ def build_new_transients_sensor(graph: WorkflowGraph) -> dg.SensorDefinition:
                         },
                     )
                 )
+            for start in range(0, len(to_batch), batch_size):
+                run_requests.append(_batch_request(to_batch[start : start + batch_size]))
             mark_workflow_launched(session, pending)
         context.log.info(
-            f"{len(run_requests)} workflow run(s) requested, {len(new_partitions)} new partition(s)"
+            f"{len(run_requests)} workflow run(s) requested for {len(pending)} transient(s), "
+            f"{len(new_partitions)} new partition(s)"
         )
         return dg.SensorResult(
             run_requests=run_requests,

@@ -25,12 +25,16 @@ from blast_pipeline.runners.base import (
     SystemTaskRunner,
     TransientTaskRunner,
 )
+from blast_pipeline.runners.batch import TaskError, process_transient_batch
 from blast_pipeline.runners.execution import TaskOutcome, TimeLimitExceeded, execute_transient_task
 from blast_pipeline.runners.graph import RegistrationError, WorkflowGraph
 
 TRANSIENTS = dg.DynamicPartitionsDefinition(name="transients")
 WORKFLOW_GROUP = "transient_workflow"
 WORKFLOW_JOB_NAME = "transient_workflow"
+BATCH_JOB_NAME = "transient_workflow_batch"
+#: Run tag listing the transients of a batch run (comma-separated), for "is it busy?" checks.
+BATCH_TRANSIENTS_TAG = "blast/transients"
 SYSTEM_GROUP_TAG = {"blast/kind": "system"}
 #: Run-level hard limit, on top of each task's soft limit (Blast: 3600 s soft, 3800 s hard).
 HARD_LIMIT_MARGIN_SECONDS = 200
@@ -219,13 +223,75 @@ def build_workflow_job(graph: WorkflowGraph) -> Any:
     )
 
 
+def build_batch_job(graph: WorkflowGraph) -> dg.JobDefinition:
+    """Many transients in one run (see ``runners/batch.py``); every task outcome is logged as a
+    materialisation or observation of that task's asset partition, as a per-transient run would."""
+    keys = {r.task_name: dg.AssetKey(r.asset_name) for r in graph.runners}
+
+    @dg.op(
+        name="process_transient_batch",
+        config_schema={"transients": dg.Field([str], description="transient names")},
+        description="Every task not yet processed, for each transient of the batch.",
+    )
+    def _process_batch(context: dg.OpExecutionContext, blast: BlastResource) -> None:
+        def report(runner: TransientTaskRunner, result: TaskOutcome | TaskError) -> None:
+            key = keys[runner.task_name]
+            if isinstance(result, TaskError):
+                metadata = {
+                    "status": result.status,
+                    "task": result.task_name,
+                    "error": result.error,
+                }
+                context.log_event(
+                    dg.AssetObservation(
+                        asset_key=key, partition=result.transient_name, metadata=metadata
+                    )
+                )
+                context.log.error(f"{runner.task_name} on {result.transient_name}: {result.error}")
+                return
+            if result.status is None:
+                return  # prerequisites not met: the task is skipped, as in a per-transient run
+            event_type = dg.AssetMaterialization if result.processed else dg.AssetObservation
+            context.log_event(
+                event_type(
+                    asset_key=key,
+                    partition=result.transient_name,
+                    metadata=outcome_metadata(result),
+                )
+            )
+
+        names = context.op_config["transients"]
+        summary = process_transient_batch(
+            names, blast.services(), graph, context.log, on_outcome=report
+        )
+        context.add_output_metadata(
+            {
+                "transients": summary.transients,
+                "tasks_processed": summary.processed,
+                "tasks_other_status": summary.other_status,
+                "task_errors": summary.errors,
+                "failed_transients": ", ".join(summary.failed_transients) or "none",
+            }
+        )
+
+    @dg.job(
+        name=BATCH_JOB_NAME,
+        tags={"blast/kind": "transient_batch"},
+        description="The transient workflow for a batch of transients in one run (sensor backlog).",
+    )
+    def _batch_job() -> None:
+        _process_batch()
+
+    return _batch_job
+
+
 def compile_runners(
     runners: Sequence[object],
 ) -> tuple[WorkflowGraph, list[dg.AssetsDefinition], list[Any], list[dg.ScheduleDefinition]]:
     """Validate the registry and build assets, jobs and schedules."""
     graph = WorkflowGraph.from_runners(runners)
     assets = [build_transient_asset(r, graph) for r in graph.runners]
-    jobs: list[Any] = [build_workflow_job(graph)] if assets else []
+    jobs: list[Any] = [build_workflow_job(graph), build_batch_job(graph)] if assets else []
     schedules = []
     for runner in graph.system_runners:
         job, schedule = build_system_job(runner)

@@ -17,6 +17,17 @@ import dagster as dg
 
 PARTITION_TAG = "dagster/partition"
 TRANSIENT_TAG = "blast/transient"
+#: Batch runs list their transients, comma-separated (``runners.compile.BATCH_TRANSIENTS_TAG``).
+BATCH_TAG = "blast/transients"
+
+
+def transients_of_run(tags: dict[str, str]) -> set[str]:
+    """The transients a run works on, from its tags (one partition, or a batch's list)."""
+    names = {tags[key] for key in (PARTITION_TAG, TRANSIENT_TAG) if tags.get(key)}
+    if tags.get(BATCH_TAG):
+        names.update(n for n in tags[BATCH_TAG].split(",") if n)
+    return names
+
 
 #: Every run status that is not final: such a run may still execute tasks of its transient.
 IN_FLIGHT_STATUSES: tuple[dg.DagsterRunStatus, ...] = tuple(
@@ -36,11 +47,7 @@ def transients_with_runs_in_flight(instance: dg.DagsterInstance) -> set[str]:
     records = instance.get_run_records(dg.RunsFilter(statuses=list(IN_FLIGHT_STATUSES)))
     names: set[str] = set()
     for record in records:
-        tags = record.dagster_run.tags
-        for key in (PARTITION_TAG, TRANSIENT_TAG):
-            value = tags.get(key)
-            if value:
-                names.add(value)
+        names |= transients_of_run(record.dagster_run.tags)
     return names
 
 
@@ -52,6 +59,14 @@ def runs_in_flight_for(instance: dg.DagsterInstance, name: str) -> list[str]:
             dg.RunsFilter(tags={key: name}, statuses=list(IN_FLIGHT_STATUSES))
         )
         run_ids.extend(r.dagster_run.run_id for r in records if r.dagster_run.run_id not in run_ids)
+    batches = instance.get_run_records(
+        dg.RunsFilter(tags={"blast/kind": "transient_batch"}, statuses=list(IN_FLIGHT_STATUSES))
+    )
+    run_ids.extend(
+        r.dagster_run.run_id
+        for r in batches
+        if name in transients_of_run(r.dagster_run.tags) and r.dagster_run.run_id not in run_ids
+    )
     return run_ids
 
 

@@ -25,7 +25,17 @@ def instance():
 
 @pytest.fixture
 def blast(tmp_path, database_url):
-    return BlastResource(home=str(tmp_path), database_url=database_url, sky="none")
+    """One run per transient (batch mode has its own tests below)."""
+    return BlastResource(
+        home=str(tmp_path), database_url=database_url, sky="none", workflow_batch_size=1
+    )
+
+
+@pytest.fixture
+def batch_blast(tmp_path, database_url):
+    return BlastResource(
+        home=str(tmp_path), database_url=database_url, sky="none", workflow_batch_size=2
+    )
 
 
 def _add(blast, *names):
@@ -171,3 +181,59 @@ def test_reprocess_from_a_task_runs_only_that_task_and_downstream(blast, instanc
         "validate_local_photometry",
     }
     assert request.run_key == "2024again:1"
+
+
+def test_batch_mode_gives_each_transient_its_own_statuses(batch_blast, instance):
+    """Three transients in two batch runs: a failure and a 'no host match' stay with their
+    transient; the others complete; events land on each asset partition."""
+    _add(batch_blast, "2024good", "2024boom", "2024nohost")
+    defs = build_definitions(toy_registry(), batch_blast)
+    sensor = defs.resolve_sensor_def("new_transients_sensor")
+    result = sensor(dg.build_sensor_context(instance=instance, resources={"blast": batch_blast}))
+    assert [r.job_name for r in result.run_requests] == ["transient_workflow_batch"] * 2
+    assert result.run_requests[0].tags["blast/transients"] == "2024good,2024boom"
+    assert result.run_requests[1].tags["blast/transients"] == "2024nohost"
+    # execute them (what the daemon would launch)
+    for request in result.dynamic_partitions_requests:
+        instance.add_dynamic_partitions(request.partitions_def_name, request.partition_keys)
+    for request in result.run_requests:
+        run = defs.resolve_job_def(request.job_name).execute_in_process(
+            instance=instance,
+            run_config=request.run_config,
+            tags=request.tags,
+            resources={"blast": batch_blast},
+            raise_on_error=False,
+        )
+        assert run.success  # one transient's failure does not fail the batch
+    good, _, good_state = _statuses(batch_blast, "2024good")
+    assert set(good.values()) == {"processed"} and good_state == "completed"
+    boom, _, boom_state = _statuses(batch_blast, "2024boom")
+    assert boom["Host match"] == "failed" and boom_state == "blocked"
+    assert boom["Validate local photometry"] == "not processed"
+    nohost, _, _ = _statuses(batch_blast, "2024nohost")
+    assert nohost["Host match"] == "no host match"
+    assert _materialized(instance, "host_match") == {"2024good"}
+    assert _materialized(instance, "cutout_download") == {"2024good", "2024boom", "2024nohost"}
+    observed = {
+        r.asset_observation.partition: r.asset_observation.metadata["status"].value
+        for r in instance.fetch_observations(dg.AssetKey("host_match"), limit=10).records
+    }
+    assert observed == {"2024boom": "failed", "2024nohost": "no host match"}
+
+
+def test_batch_mode_retries_in_process(batch_blast, instance):
+    _add(batch_blast, "2024flaky", "2024good")
+    summary = process_pending(build_definitions(toy_registry(), batch_blast), instance)
+    assert summary.runs == 1 and summary.failed_runs == 0
+    assert sorted(summary.transients) == ["2024flaky", "2024good"]
+    statuses, _, state = _statuses(batch_blast, "2024flaky")
+    assert statuses["Host match"] == "processed" and state == "completed"
+
+
+def test_a_single_waiting_transient_gets_its_own_run_even_in_batch_mode(batch_blast, instance):
+    _add(batch_blast, "2024solo")
+    defs = build_definitions(toy_registry(), batch_blast)
+    sensor = defs.resolve_sensor_def("new_transients_sensor")
+    result = sensor(dg.build_sensor_context(instance=instance, resources={"blast": batch_blast}))
+    (request,) = result.run_requests
+    assert request.job_name == "transient_workflow" and request.partition_key == "2024solo"

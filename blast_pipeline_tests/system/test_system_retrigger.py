@@ -98,3 +98,27 @@ def test_cli_retrigger_refuses_a_transient_with_a_run_in_flight(cli_env, capsys)
     requested, generation, statuses = read(blast, "2024cli", _state)
     assert requested is None and generation == 1
     assert statuses["Transient MWEBV"] == "not processed"
+
+
+def test_transients_of_an_unfinished_batch_run_are_busy(defs, blast, instance):
+    """A batch run lists its transients in one tag; each of them counts as in flight."""
+    from blast_pipeline.system.runs import runs_in_flight_for, transients_with_runs_in_flight
+    from blast_pipeline_tests.system.system_helpers import _origin, make_new_run_id
+
+    stuck = {"Cutout download": "processed", "Transient MWEBV": "processing"}
+    add(blast, "2024in1", stuck)
+    add(blast, "2024in2", stuck)
+    add(blast, "2024out", stuck)
+    run = dg.DagsterRun(
+        job_name="transient_workflow_batch",
+        run_id=make_new_run_id(),
+        tags={"blast/kind": "transient_batch", "blast/transients": "2024in1,2024in2"},
+        status=Q.STARTED,
+        remote_job_origin=_origin("transient_workflow_batch"),
+    )
+    run_id = instance.add_run(run).run_id
+    assert {"2024in1", "2024in2"} <= transients_with_runs_in_flight(instance)
+    assert runs_in_flight_for(instance, "2024in2") == [run_id]
+    assert runs_in_flight_for(instance, "2024in") == []  # exact names, no substring match
+    meta = job_summary(run_job(defs, JOB, instance, blast))
+    assert meta["transients"] == "2024out"

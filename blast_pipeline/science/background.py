@@ -22,10 +22,9 @@ from __future__ import annotations
 
 import math
 import warnings
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
-from astropy.convolution import convolve
 from astropy.io import fits
 from astropy.stats import SigmaClip, mad_std
 from astropy.wcs import WCS
@@ -36,14 +35,17 @@ from photutils.segmentation import (
     detect_sources,
     make_2dgaussian_kernel,
 )
-from photutils.utils import circular_footprint
 from photutils.utils.exceptions import NoDetectionsWarning
+from scipy.ndimage import correlate1d, maximum_filter1d, zoom
 
 __all__ = [
     "BackgroundEstimationError",
     "ImageAnalysis",
     "background_box_size",
+    "background_image",
+    "dilate_disc",
     "estimate_background",
+    "smooth_for_detection",
 ]
 
 
@@ -90,6 +92,84 @@ def estimate_background(
             raise BackgroundEstimationError(
                 f"cannot estimate the background of a {data.shape} image: {err}"
             ) from err
+
+
+@lru_cache(maxsize=128)
+def _zoom_operator(n_mesh: int, box: int, n_out: int) -> np.ndarray:
+    """The ``(n_out, n_mesh)`` matrix of photutils' 1-D mesh zoom (cubic spline, ``reflect``,
+    ``grid_mode=True``, zoomed by ``box`` and cropped to ``n_out``): column k is the zoom of
+    the k-th unit vector. The zoom is linear and acts on each axis independently."""
+    eye = np.eye(n_mesh)
+    columns = [
+        zoom(eye[k], box, order=3, mode="reflect", grid_mode=True)[:n_out] for k in range(n_mesh)
+    ]
+    operator = np.stack(columns, axis=1)
+    operator.flags.writeable = False
+    return operator
+
+
+def background_image(bkg: Background2D, shape: tuple[int, int], *, rms: bool = False) -> np.ndarray:
+    """``bkg.background`` (``bkg.background_rms`` if ``rms``) of an image of ``shape``, to
+    floating-point rounding (relative 1e-15), without its cost.
+
+    photutils zooms the mesh with ``scipy.ndimage.zoom`` (order 3), crops it to the image and
+    clips it to the mesh range; the zoom costs 16 multiply-adds per output pixel (0.1 s for a
+    1440 x 1440 PanSTARRS cutout). The same zoom is separable, ``Zy @ mesh @ Zx.T`` with the
+    1-D zoom matrices, a few milliseconds.
+    """
+    mesh = np.asarray(bkg.background_rms_mesh if rms else bkg.background_mesh, dtype=float)
+    shape = (int(shape[0]), int(shape[1]))
+    if np.ptp(mesh) == 0:
+        return np.full(shape, np.min(mesh), dtype=float)
+    box_y, box_x = (int(b) for b in bkg.box_size)
+    zoom_y = _zoom_operator(mesh.shape[0], box_y, shape[0])
+    zoom_x = _zoom_operator(mesh.shape[1], box_x, shape[1])
+    image = zoom_y @ (mesh @ zoom_x.T)
+    np.clip(image, mesh.min(), mesh.max(), out=image)
+    return image
+
+
+def smooth_for_detection(image: np.ndarray) -> np.ndarray:
+    """``image`` smoothed with photutils' ``make_2dgaussian_kernel(3.0, size=5)``, NaN counted
+    as 0 and zeros beyond the edges: what ``astropy.convolution.convolve(image, kernel,
+    nan_treatment="fill", fill_value=0.0)`` gives, to rounding (relative 1e-16).
+
+    The kernel is a product of two 1-D profiles (rank 1), so two 5-tap passes replace astropy's
+    direct 25-tap convolution.
+    """
+    kernel = make_2dgaussian_kernel(3.0, size=5).array
+    filled = np.nan_to_num(np.asarray(image, dtype=float), nan=0.0)
+    smoothed = correlate1d(filled, kernel.sum(axis=1), axis=0, mode="constant", cval=0.0)
+    return correlate1d(smoothed, kernel.sum(axis=0), axis=1, mode="constant", cval=0.0)
+
+
+def dilate_disc(mask: np.ndarray, radius: int) -> np.ndarray:
+    """``mask`` dilated by photutils' ``circular_footprint(radius)`` (the pixels within
+    ``radius`` of a masked pixel; nothing beyond the edges): exactly what
+    ``SegmentationImage.make_source_mask(footprint=circular_footprint(radius))`` returns.
+
+    The disc is a union of horizontal segments, one per row offset, so the dilation is a union
+    of shifted 1-D maximum filters (photutils uses an FFT convolution of the whole image).
+    """
+    mask = np.asarray(mask, dtype=bool)
+    radius = int(radius)
+    if radius <= 0:
+        return mask.copy()
+    ny = mask.shape[0]
+    out = np.zeros_like(mask)
+    rows: dict[int, np.ndarray] = {}
+    for dy in range(-radius, radius + 1):
+        half = math.isqrt(radius * radius - dy * dy)
+        if half not in rows:
+            rows[half] = maximum_filter1d(
+                mask.view(np.uint8), 2 * half + 1, axis=1, mode="constant", cval=0
+            ).view(bool)
+        widened = rows[half]
+        if dy >= 0:
+            out[dy:] |= widened[: ny - dy]
+        else:
+            out[:dy] |= widened[-dy:]
+    return out
 
 
 def _readonly(array: np.ndarray) -> np.ndarray:
@@ -155,7 +235,8 @@ class ImageAnalysis:
         invalid = self.invalid_mask if self.invalid_mask.any() else None
 
         plain = estimate_background(self.data, filter_name=filter_name, mask=invalid)
-        background, rms = plain.background, plain.background_rms
+        background = background_image(plain, self.data.shape)
+        rms = background_image(plain, self.data.shape, rms=True)
         source_mask = None
         if mask_sources:
             source_mask = self._make_source_mask(
@@ -169,7 +250,8 @@ class ImageAnalysis:
                 except BackgroundEstimationError:
                     source_mask = None
                 else:
-                    background, rms = masked.background, masked.background_rms
+                    background = background_image(masked, self.data.shape)
+                    rms = background_image(masked, self.data.shape, rms=True)
         self.background = _readonly(background)
         self.background_rms = _readonly(rms)
         self.source_mask = None if source_mask is None else _readonly(source_mask).astype(bool)
@@ -206,12 +288,12 @@ class ImageAnalysis:
         return _readonly(self.data - self.background)
 
     def _make_source_mask(self, background, rms, threshold_sigma, n_pixels, dilate_radius):
-        kernel = make_2dgaussian_kernel(3.0, size=5)
-        smoothed = convolve(self.data - background, kernel, nan_treatment="fill", fill_value=0.0)
+        residual = self.data - background
+        smoothed = smooth_for_detection(residual)
         # Smoothing lowers the noise by a factor measured robustly on the image itself (for white
         # noise it would be sqrt(sum(kernel**2)); resampled survey images have correlated noise).
         finite = ~self.invalid_mask
-        raw_std = mad_std((self.data - background)[finite])
+        raw_std = mad_std(residual[finite])
         factor = mad_std(smoothed[finite]) / raw_std if raw_std > 0 else 1.0
         smoothed_rms = rms * float(factor)
         segm = _detect_quietly(
@@ -222,8 +304,7 @@ class ImageAnalysis:
         )
         if segm is None:
             return None
-        footprint = circular_footprint(dilate_radius) if dilate_radius > 0 else None
-        return segm.make_source_mask(footprint=footprint)
+        return dilate_disc(segm.data != 0, dilate_radius)
 
     def segmentation(self, threshold_sigma: float, n_pixels: int = 10) -> SegmentationImage | None:
         """Blast's segmentation: ``detect_sources(data - bkg, sigma * rms, n_pixels)``.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import dagster as dg
@@ -12,11 +13,35 @@ from blast_pipeline.sensors import build_new_transients_sensor
 from blast_pipeline.tasks import TASK_RUNNERS
 
 
+def executor_from_env(environ=os.environ) -> dg.ExecutorDefinition:
+    """``BLAST_EXECUTOR``: ``in_process`` (default; every step of a run in one process) or
+    ``celery`` (steps on Celery workers, broker ``BLAST_CELERY_BROKER``, result backend
+    ``BLAST_CELERY_BACKEND``; steps tagged with a queue go only to workers of that queue)."""
+    kind = environ.get("BLAST_EXECUTOR", "in_process")
+    if kind == "in_process":
+        return dg.in_process_executor
+    if kind == "celery":
+        from dagster_celery import celery_executor
+
+        config = {"include": ["blast_pipeline.definitions"]}
+        for key, variable in (
+            ("broker", "BLAST_CELERY_BROKER"),
+            ("backend", "BLAST_CELERY_BACKEND"),
+        ):
+            if environ.get(variable):
+                config[key] = {"env": variable}
+        return celery_executor.configured(config, name="celery")
+    raise ValueError(f"BLAST_EXECUTOR={kind!r}: expected 'in_process' or 'celery'")
+
+
 def build_definitions(
-    runners: Sequence[object], blast: BlastResource | None = None
+    runners: Sequence[object],
+    blast: BlastResource | None = None,
+    executor: dg.ExecutorDefinition | None = None,
 ) -> dg.Definitions:
     """Definitions for a list of task runners (the registry, or a test's own list)."""
-    graph, assets, jobs, schedules = compile_runners(runners)
+    executor = executor or executor_from_env()
+    graph, assets, jobs, schedules = compile_runners(runners, executor)
     sensors = [build_new_transients_sensor(graph, jobs[:2])] if assets else []
     return dg.Definitions(
         assets=assets,
@@ -24,6 +49,8 @@ def build_definitions(
         schedules=schedules,
         sensors=sensors,
         resources={"blast": blast or blast_resource_from_env()},
+        # also for `dagster asset materialize` and UI materialisations outside the jobs
+        executor=executor,
     )
 
 

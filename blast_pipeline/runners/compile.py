@@ -208,13 +208,13 @@ def workflow_hard_limit_seconds(graph: WorkflowGraph) -> int:
     return int(sum(limits) + HARD_LIMIT_MARGIN_SECONDS)
 
 
-def build_workflow_job(graph: WorkflowGraph) -> Any:
-    """One run per transient, steps in-process (the multiprocess executor costs ~40 s per run
-    on 2 cores; see dagster-notes section 2)."""
+def build_workflow_job(graph: WorkflowGraph, executor: Any = None) -> Any:
+    """One run per transient, steps in-process by default (the multiprocess executor costs ~40 s
+    per run on 2 cores; see dagster-notes section 2), or on Celery workers in production."""
     return dg.define_asset_job(
         WORKFLOW_JOB_NAME,
         selection=dg.AssetSelection.groups(WORKFLOW_GROUP),
-        executor_def=dg.in_process_executor,
+        executor_def=executor or dg.in_process_executor,
         tags={
             "dagster/max_runtime": str(workflow_hard_limit_seconds(graph)),
             "blast/kind": "transient_workflow",
@@ -286,12 +286,14 @@ def build_batch_job(graph: WorkflowGraph) -> dg.JobDefinition:
 
 
 def compile_runners(
-    runners: Sequence[object],
+    runners: Sequence[object], executor: Any = None
 ) -> tuple[WorkflowGraph, list[dg.AssetsDefinition], list[Any], list[dg.ScheduleDefinition]]:
     """Validate the registry and build assets, jobs and schedules."""
     graph = WorkflowGraph.from_runners(runners)
     assets = [build_transient_asset(r, graph) for r in graph.runners]
-    jobs: list[Any] = [build_workflow_job(graph), build_batch_job(graph)] if assets else []
+    jobs: list[Any] = (
+        [build_workflow_job(graph, executor), build_batch_job(graph)] if assets else []
+    )
     schedules = []
     for runner in graph.system_runners:
         job, schedule = build_system_job(runner)

@@ -177,3 +177,17 @@ def test_graph_closure_and_downstream():
     assert graph.task_names == ("Cutout download", "Host match", "Validate local photometry")
     assert graph.upstream["Validate local photometry"] == {"Host match", "Cutout download"}
     assert graph.downstream_of("Host match") == ("Host match", "Validate local photometry")
+
+
+def test_executor_is_in_process_by_default_and_celery_on_request(tmp_path):
+    from blast_pipeline.definitions import executor_from_env
+
+    assert executor_from_env({}).name == "in_process"
+    celery = executor_from_env(
+        {"BLAST_EXECUTOR": "celery", "BLAST_CELERY_BROKER": "redis://127.0.0.1:6379/0"}
+    )
+    assert celery.name == "celery"
+    defs = build_definitions(toy_registry(), BlastResource(home=str(tmp_path), sky="none"), celery)
+    assert defs.resolve_job_def("transient_workflow").executor_def.name == "celery"
+    with pytest.raises(ValueError, match="BLAST_EXECUTOR='threads'"):
+        executor_from_env({"BLAST_EXECUTOR": "threads"})

@@ -16,6 +16,40 @@ from blast_pipeline.sources.base import CutoutSource, GalaxyCatalogSource, Redsh
 
 SkyMode = Literal["simulated", "online", "none"]
 
+#: Online galaxy catalogues for host matching (``BLAST_CATALOG``), by name.
+GALAXY_CATALOGS: tuple[str, ...] = ("glade", "legacy_survey", "panstarrs")
+DEFAULT_ONLINE_CATALOG = "glade"
+
+
+def check_catalog_name(name: str) -> str:
+    """The catalogue name, normalised (lower case); ``ValueError`` listing the choices when it
+    is not one of ``GALAXY_CATALOGS``. "" means the default."""
+    normalised = name.strip().lower()
+    if normalised and normalised not in GALAXY_CATALOGS:
+        raise ValueError(
+            f"unknown galaxy catalogue {name!r} (BLAST_CATALOG); "
+            f"expected one of: {', '.join(GALAXY_CATALOGS)}"
+        )
+    return normalised
+
+
+def galaxy_catalog_source(name: str) -> GalaxyCatalogSource:
+    """The online client of a catalogue in ``GALAXY_CATALOGS`` (``ValueError`` otherwise):
+    GLADE+ via VizieR, Legacy Surveys DR10/DR9 via NOIRLab Data Lab, Pan-STARRS1 DR2 via MAST."""
+    name = check_catalog_name(name) or DEFAULT_ONLINE_CATALOG
+    from blast_pipeline.sources.catalogs import (
+        LegacySurveyCatalogSource,
+        PanSTARRSCatalogSource,
+        VizierGladeSource,
+    )
+
+    classes = {
+        "glade": VizierGladeSource,
+        "legacy_survey": LegacySurveyCatalogSource,
+        "panstarrs": PanSTARRSCatalogSource,
+    }
+    return classes[name]()
+
 
 @dataclass(frozen=True)
 class PipelineSettings:
@@ -32,6 +66,12 @@ class PipelineSettings:
     #: A local galaxy catalogue (Parquet/CSV, see sources/catalogs/local.py) used for host
     #: matching instead of the sky's or VizieR's.
     catalog_file: Path | None = None
+    #: An online galaxy catalogue (one of ``GALAXY_CATALOGS``) for host matching. "": GLADE+
+    #: online, the sky's own catalogue in simulated mode. ``catalog_file`` wins over it.
+    catalog: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "catalog", check_catalog_name(self.catalog))
 
     @classmethod
     def embedded(cls, home: Path, **overrides) -> PipelineSettings:
@@ -77,6 +117,8 @@ def build_services(settings: PipelineSettings) -> PipelineServices:
         from blast_pipeline.sources.catalogs import LocalCatalogSource
 
         services.catalogs = LocalCatalogSource(settings.catalog_file)
+    elif settings.catalog and settings.sky != "online":  # online: chosen in _attach_sources
+        services.catalogs = galaxy_catalog_source(settings.catalog)
     return services
 
 
@@ -96,11 +138,11 @@ def _attach_sources(services: PipelineServices) -> None:
     elif settings.sky == "none":  # database-only work (tests of the orchestration, CLI listing)
         return
     elif settings.sky == "online":
-        from blast_pipeline.sources.catalogs import VizierGladeSource
         from blast_pipeline.sources.online import OnlineCutoutSource, OnlineRedshiftSource
 
         services.cutouts = OnlineCutoutSource()
-        services.catalogs = VizierGladeSource()
+        if settings.catalog_file is None:  # else build_services attaches the local file
+            services.catalogs = galaxy_catalog_source(settings.catalog)
         services.redshifts = OnlineRedshiftSource()
     else:
         raise ValueError(

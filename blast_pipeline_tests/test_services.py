@@ -47,3 +47,50 @@ def test_sky_seed_is_read_back_from_the_sky_folder(tmp_path):
     assert again.cutouts.seed == 7
     with pytest.raises(ValueError, match="generated with seed 7"):
         BlastResource(home=str(tmp_path), sky_seed=8, cutout_fov_arcsec=60.0).services()
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("", "VizierGladeSource"),
+        ("glade", "VizierGladeSource"),
+        ("legacy_survey", "LegacySurveyCatalogSource"),
+        ("Panstarrs", "PanSTARRSCatalogSource"),
+    ],
+)
+def test_blast_catalog_picks_the_online_catalogue(tmp_path, monkeypatch, name, expected):
+    from blast_pipeline.resources import blast_resource_from_env
+
+    monkeypatch.setenv("BLAST_HOME", str(tmp_path))
+    monkeypatch.setenv("BLAST_SKY", "online")
+    monkeypatch.setenv("BLAST_CATALOG", name)
+    resource = blast_resource_from_env(resolve=True)
+    assert resource.catalog == name
+    services = resource.services()
+    assert type(services.catalogs).__name__ == expected
+    assert isinstance(services.cutouts, OnlineCutoutSource)
+
+    # In simulated mode the sky keeps its catalogue unless BLAST_CATALOG names one.
+    simulated = BlastResource(home=str(tmp_path / "sim"), catalog=name, cutout_fov_arcsec=60.0)
+    sim_services = simulated.services()
+    assert isinstance(sim_services.cutouts, SimulatedSky)
+    if name:
+        assert type(sim_services.catalogs).__name__ == expected
+    else:
+        assert sim_services.catalogs is sim_services.cutouts
+
+
+def test_catalogue_file_wins_over_blast_catalog(tmp_path):
+    path = tmp_path / "cat.csv"
+    path.write_text("object_id,ra_deg,dec_deg\n")
+    resource = BlastResource(
+        home=str(tmp_path), sky="online", catalog="panstarrs", catalog_file=str(path)
+    )
+    assert isinstance(resource.services().catalogs, LocalCatalogSource)
+
+
+def test_unknown_catalogue_name_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="'sdss'.*glade, legacy_survey, panstarrs"):
+        BlastResource(home=str(tmp_path), sky="online", catalog="sdss").services()
+    with pytest.raises(ValueError, match="expected one of: glade, legacy_survey, panstarrs"):
+        PipelineSettings.embedded(tmp_path, catalog="decals")

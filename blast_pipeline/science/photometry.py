@@ -24,7 +24,6 @@ from photutils.aperture import (
     EllipticalAperture,
     PixelAperture,
     SkyAperture,
-    aperture_photometry,
 )
 from photutils.background import LocalBackground
 from photutils.utils import calc_total_error
@@ -149,6 +148,14 @@ def _pixel_aperture(aperture: Aperture, wcs: WCS) -> PixelAperture:
     return aperture
 
 
+def _bbox_cutout(aperture: PixelAperture) -> tuple[tuple[slice, slice], PixelAperture]:
+    """The slices of the aperture's pixel bounding box, and the aperture in that cutout."""
+    bbox = aperture.bbox
+    local = aperture.copy()
+    local.positions = np.asarray(aperture.positions, dtype=float) - (bbox.ixmin, bbox.iymin)
+    return (slice(bbox.iymin, bbox.iymax), slice(bbox.ixmin, bbox.ixmax)), local
+
+
 def measure_aperture_photometry(
     image: np.ndarray,
     header: fits.Header,
@@ -193,25 +200,29 @@ def measure_aperture_photometry(
 
     if not aperture_inside_image(aperture, image.shape):
         return None
-    raw_sum = aperture_photometry(image, aperture)["aperture_sum"][0]
+    # Everything below is per pixel inside the aperture's bounding box: work on that cutout,
+    # with the aperture shifted by whole pixels (exact, so the overlap weights are the ones the
+    # full image gives), and sum as ``aperture_photometry`` does, with one exact-overlap mask.
+    box, local = _bbox_cutout(aperture)
+    weights = local.to_mask(method="exact")
+    raw_sum = weights.get_values(image[box]).sum()
     if raw_sum == 0:
         return None
 
-    data = image - analysis.background
+    data = image[box] - analysis.background[box]
     if spec.survey == "WISE" and not analysis.source_masked:
         x, y = aperture.positions
         r = float(aperture.r if isinstance(aperture, CircularAperture) else aperture.a)
-        data = data - LocalBackground(r, 2.0 * r)(data, x, y)
-    error = calc_total_error(data, analysis.background_rms, gain)
-    table = aperture_photometry(data, aperture, error=error)
-    counts = float(table["aperture_sum"][0])
+        data = data - LocalBackground(r, 2.0 * r)(image - analysis.background, x, y)
+    error = calc_total_error(data, analysis.background_rms[box], gain)
+    counts = float(weights.get_values(data).sum())
     if spec.survey == "2MASS":
         # https://wise2.ipac.caltech.edu/staff/jarrett/2mass/3chan/noise/
         n_pix = aperture.area
         rms = float(np.nanmedian(analysis.background_rms))
         counts_error = float(np.sqrt(max(counts, 0.0) / (10 * 6) + 4 * n_pix * 1.7**2 * rms**2))
     else:
-        counts_error = float(table["aperture_sum_err"][0])
+        counts_error = float(np.sqrt(weights.get_values(error**2).sum()))
     if correlated_noise is not None:
         counts_error *= correlated_noise.error_factor(_mean_semi_axis(aperture))
     if not (np.isfinite(counts) and np.isfinite(counts_error)):

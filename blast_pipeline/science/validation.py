@@ -56,9 +56,11 @@ def is_contaminated(
     )
     wcs = wcs.celestial
     aperture = sky_aperture.to_pixel(wcs)
-    # Blast keeps only pixels whose exact overlap weight is 1 (``mask_image == True``).
-    weights = aperture.to_mask(method="exact").to_image(analysis.shape)
-    if weights is None:
+    # Blast keeps only pixels whose exact overlap weight is 1 (``mask_image == True``); only the
+    # part of the aperture's bounding box inside the image can have any.
+    mask = aperture.to_mask(method="exact")
+    in_image, in_mask = mask.get_overlap_slices(analysis.shape)
+    if in_image is None:
         return None
     catalog = analysis.catalog(threshold_sigma, n_pixels)
     if catalog is None:
@@ -67,7 +69,7 @@ def is_contaminated(
     distance = np.hypot(np.asarray(catalog.x_centroid) - x, np.asarray(catalog.y_centroid) - y)
     centre_label = int(catalog.labels[int(np.nanargmin(distance))])
     segmentation = analysis.segmentation(threshold_sigma, n_pixels)
-    labels = np.unique(segmentation.data[weights >= 1.0])
+    labels = np.unique(segmentation.data[in_image][mask.data[in_mask] >= 1.0])
     return bool(np.any((labels != 0) & (labels != centre_label)))
 
 

@@ -1,20 +1,26 @@
-"""The fast replacements inside `ImageAnalysis` give what the library calls they replace give."""
+"""The fast paths (`ImageAnalysis`, photometry on the aperture's cutout) give what the library
+calls they replace give."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from astropy.convolution import convolve
+from astropy.io import fits
 from phot_synthetic import sersic_image
+from photutils.aperture import CircularAperture, EllipticalAperture, aperture_photometry
 from photutils.segmentation import SegmentationImage, make_2dgaussian_kernel
-from photutils.utils import circular_footprint
+from photutils.utils import calc_total_error, circular_footprint
 
 from blast_pipeline.science.background import (
+    ImageAnalysis,
     background_image,
     dilate_disc,
     estimate_background,
     smooth_for_detection,
 )
+from blast_pipeline.science.filters import get_filter
+from blast_pipeline.science.photometry import effective_gain, measure_aperture_photometry
 
 
 @pytest.mark.parametrize(
@@ -53,3 +59,28 @@ def test_disc_dilation_equals_photutils(radius):
     footprint = circular_footprint(radius) if radius > 0 else None
     expected = segm.make_source_mask(footprint=footprint)
     np.testing.assert_array_equal(dilate_disc(labels != 0, radius), expected)
+
+
+@pytest.mark.parametrize(
+    "aperture",
+    [
+        CircularAperture((101.37, 93.81), 7.3),
+        EllipticalAperture((128.2, 127.6), 30.4, 17.9, theta=0.6),
+        CircularAperture((3.6, 250.1), 2.2),
+    ],
+)
+def test_photometry_on_the_bbox_cutout_equals_the_full_image(aperture):
+    image = sersic_image(seed=5)
+    analysis = ImageAnalysis(image.data, wcs=image.wcs, filter_name="SDSS_r")
+    header = fits.Header({"EXPTIME": 53.9})
+    spec = get_filter("SDSS_r")
+    result = measure_aperture_photometry(
+        image.data, header, image.wcs, aperture.to_sky(image.wcs), spec, analysis
+    )
+    # The full-image computation it replaces (Blast's).
+    pixel = aperture.to_sky(image.wcs).to_pixel(image.wcs)
+    data = image.data - analysis.background
+    error = calc_total_error(data, analysis.background_rms, effective_gain(spec, header))
+    table = aperture_photometry(data, pixel, error=error)
+    assert result.counts == pytest.approx(float(table["aperture_sum"][0]), rel=1e-13)
+    assert result.counts_error == pytest.approx(float(table["aperture_sum_err"][0]), rel=1e-13)

@@ -26,13 +26,23 @@ def test_simulated_transients_run_end_to_end(monkeypatch, tmp_path, capsys):
     defs = build_definitions(TASK_RUNNERS, blast)
     with dg.instance_for_test() as instance:
         summary = process_pending(defs, instance)
-        assert summary.runs == 3 and summary.failed_runs == 0
+        # three waiting transients: one batch run
+        assert summary.runs == 1 and summary.failed_runs == 0
+        assert sorted(summary.transients) == sorted(instance.get_dynamic_partitions("transients"))
         partitions = instance.get_dynamic_partitions("transients")
         assert len(partitions) == 3
         # a second pass finds nothing to do: exactly one run per transient
         assert process_pending(defs, instance).runs == 0
         cutouts = instance.get_materialized_partitions(dg.AssetKey("cutout_download"))
         assert cutouts == set(partitions)
+        # reprocessing one transient from Host match: its own run, only the tasks from there on
+        assert main(["reprocess", partitions[0], "--from", "Host match"]) == 0
+        again = process_pending(defs, instance)
+        assert again.runs == 1 and again.transients == [partitions[0]]
+        run = instance.get_runs(limit=1)[0]
+        assert run.tags["dagster/partition"] == partitions[0]
+        assert dg.AssetKey("cutout_download") not in run.asset_selection
+        assert dg.AssetKey("host_match") in run.asset_selection
 
     services = blast.services()
     with services.database.session() as session:

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from astropy.convolution import convolve
 from astropy.io import fits
+from astropy.stats import mad_std
 from phot_synthetic import sersic_image
 from photutils.aperture import CircularAperture, EllipticalAperture, aperture_photometry
 from photutils.segmentation import SegmentationImage, make_2dgaussian_kernel
@@ -14,6 +15,7 @@ from photutils.utils import calc_total_error, circular_footprint
 
 from blast_pipeline.science.background import (
     ImageAnalysis,
+    _mad_std,
     background_image,
     dilate_disc,
     estimate_background,
@@ -48,6 +50,16 @@ def test_smoothing_equals_astropy_convolve():
     kernel = make_2dgaussian_kernel(3.0, size=5)
     expected = convolve(image, kernel, nan_treatment="fill", fill_value=0.0)
     np.testing.assert_allclose(smooth_for_detection(image), expected, rtol=0, atol=1e-12)
+    clean = np.nan_to_num(image, nan=1.0)
+    expected = convolve(clean, kernel, nan_treatment="fill", fill_value=0.0)
+    got = smooth_for_detection(clean, all_finite=True)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("n", [1, 2, 1000, 1001])
+def test_in_place_mad_std_equals_astropy(n):
+    values = np.random.default_rng(n).standard_t(3, size=n)
+    assert _mad_std(values.copy()) == mad_std(values)
 
 
 @pytest.mark.parametrize("radius", [0, 1, 3, 7])

@@ -18,6 +18,7 @@ from astropy.wcs import WCS
 from photutils.aperture import SkyAperture
 
 from blast_pipeline.science.cosmology import angular_size_arcsec
+from blast_pipeline.science.pixel_apertures import to_pixel
 
 __all__ = [
     "CROP_DEFAULT_REDSHIFT",
@@ -78,7 +79,7 @@ def crop_size_pixels(
     if host_ra_dec is None:
         size = size_5kpc
     elif aperture is not None:
-        bbox = aperture.to_pixel(wcs).bbox
+        bbox = to_pixel(aperture, wcs).bbox
         size = max(
             abs(edge - centre) * 2 + CROP_MARGIN_PIX
             for edge, centre in (

@@ -30,6 +30,7 @@ from photutils.utils import calc_total_error
 
 from blast_pipeline.science.background import BackgroundEstimationError, ImageAnalysis
 from blast_pipeline.science.filters import FilterSpec
+from blast_pipeline.science.pixel_apertures import to_pixel
 from blast_pipeline.science.units import (
     MissingHeaderKeyword,
     image_zero_point,
@@ -138,7 +139,7 @@ def effective_gain(spec: FilterSpec, header: fits.Header) -> float:
 
 def _pixel_aperture(aperture: Aperture, wcs: WCS) -> PixelAperture:
     if isinstance(aperture, SkyAperture):
-        aperture = aperture.to_pixel(wcs)
+        aperture = to_pixel(aperture, wcs)
     if not isinstance(aperture, (CircularAperture, EllipticalAperture)):
         raise TypeError(
             f"expected a circular or elliptical aperture, got {type(aperture).__name__}"

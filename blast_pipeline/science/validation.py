@@ -14,6 +14,7 @@ from photutils.aperture import SkyAperture
 
 from blast_pipeline.science.background import ImageAnalysis
 from blast_pipeline.science.cosmology import local_aperture_radius_arcsec
+from blast_pipeline.science.pixel_apertures import to_pixel
 
 __all__ = [
     "CONTAMINATION_N_PIXELS",
@@ -55,7 +56,7 @@ def is_contaminated(
         else ImageAnalysis(analysis_or_image, wcs=wcs.celestial)
     )
     wcs = wcs.celestial
-    aperture = sky_aperture.to_pixel(wcs)
+    aperture = to_pixel(sky_aperture, wcs)
     # Blast keeps only pixels whose exact overlap weight is 1 (``mask_image == True``); only the
     # part of the aperture's bounding box inside the image can have any.
     mask = aperture.to_mask(method="exact")

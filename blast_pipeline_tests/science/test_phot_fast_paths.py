@@ -3,13 +3,20 @@ calls they replace give."""
 
 from __future__ import annotations
 
+import astropy.units as u
 import numpy as np
 import pytest
 from astropy.convolution import convolve
 from astropy.io import fits
 from astropy.stats import mad_std
 from phot_synthetic import sersic_image
-from photutils.aperture import CircularAperture, EllipticalAperture, aperture_photometry
+from photutils.aperture import (
+    CircularAperture,
+    EllipticalAperture,
+    SkyCircularAperture,
+    SkyEllipticalAperture,
+    aperture_photometry,
+)
 from photutils.segmentation import SegmentationImage, make_2dgaussian_kernel
 from photutils.utils import calc_total_error, circular_footprint
 
@@ -23,6 +30,7 @@ from blast_pipeline.science.background import (
 )
 from blast_pipeline.science.filters import get_filter
 from blast_pipeline.science.photometry import effective_gain, measure_aperture_photometry
+from blast_pipeline.science.pixel_apertures import to_pixel
 
 
 @pytest.mark.parametrize(
@@ -96,3 +104,21 @@ def test_photometry_on_the_bbox_cutout_equals_the_full_image(aperture):
     table = aperture_photometry(data, pixel, error=error)
     assert result.counts == pytest.approx(float(table["aperture_sum"][0]), rel=1e-13)
     assert result.counts_error == pytest.approx(float(table["aperture_sum_err"][0]), rel=1e-13)
+
+
+def test_cached_pixel_aperture_equals_to_pixel():
+    image = sersic_image(seed=6)
+    other = sersic_image(seed=6, pixel_arcsec=0.4)
+    centre = image.wcs.pixel_to_world(120.3, 131.9)
+    skies = [
+        SkyEllipticalAperture(centre, 7.3 * u.arcsec, 4.1 * u.arcsec, theta=31.0 * u.deg),
+        SkyCircularAperture(centre, 2.2 * u.arcsec),
+    ]
+    for sky in skies:
+        for wcs in (image.wcs, image.wcs.deepcopy(), other.wcs, image.wcs):
+            expected, got = sky.to_pixel(wcs), to_pixel(sky, wcs)
+            assert type(got) is type(expected)
+            np.testing.assert_array_equal(got.positions, expected.positions)
+            for attr in ("r", "a", "b", "theta"):
+                if hasattr(expected, attr):
+                    assert getattr(got, attr) == getattr(expected, attr)

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import dagster as dg
 import pytest
-from toy_runners import ToyDownload, ToyMatch, ToyPhotometry, toy_registry
+from blast_pipeline_tests.runners.toy_runners import (
+    ToyDownload,
+    ToyMatch,
+    ToyPhotometry,
+    toy_registry,
+)
 
 from blast_pipeline.definitions import build_definitions
 from blast_pipeline.resources import BlastResource

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dagster as dg
 import pytest
-from toy_runners import toy_registry
+from blast_pipeline_tests.runners.toy_runners import toy_registry
 
 from blast_pipeline.db.task_register import initialise_registers, task_statuses
 from blast_pipeline.db.transients import NewTransient, add_transient, get_transient

@@ -24,7 +24,7 @@ from blast_pipeline.statuses import PROCESSED
 #: Run requests per tick: each costs ~1 s of daemon time with dynamic partitions
 #: (dagster-notes section 2), and the sensor must finish well inside its 60 s timeout.
 MAX_RUNS_PER_TICK = 50
-SENSOR_INTERVAL_SECONDS = 15
+SENSOR_INTERVAL_SECONDS = 5  # idle ticks cost <= 0.03 s even at 100k transients
 
 
 def _batch_request(requests: list[WorkflowRequest]) -> dg.RunRequest:

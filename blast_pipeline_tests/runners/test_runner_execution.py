@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dagster as dg
 import pytest
-from blast_pipeline_tests.runners.toy_runners import toy_registry
 
 from blast_pipeline.db.task_register import initialise_registers, task_statuses
 from blast_pipeline.db.transients import NewTransient, add_transient, get_transient
@@ -13,6 +12,7 @@ from blast_pipeline.definitions import build_definitions
 from blast_pipeline.orchestration import process_pending
 from blast_pipeline.resources import BlastResource
 from blast_pipeline.runners.graph import WorkflowGraph
+from blast_pipeline_tests.runners.toy_runners import toy_registry
 
 TASKS = WorkflowGraph.from_runners(toy_registry()).task_names
 

@@ -28,6 +28,7 @@ test: install
 
 ## The Dagster UI and daemon (sensor, schedules) on http://127.0.0.1:3000
 dev: install
+	$(BIN)/blast-pipeline configure-instance  # creates the instance storage once, before the daemon
 	$(BIN)/dagster dev -h 127.0.0.1 -p 3000
 
 lint: install

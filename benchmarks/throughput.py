@@ -1,0 +1,130 @@
+"""Throughput: transients per hour end to end (every task) on this machine, as a user runs it:
+`dagster-daemon run` with the project's instance settings (2 runs at once, batch runs from the
+sensor), N simulated transients inserted at once, clock stopped when every one of them has
+finished (progress 100 %). Blast's real cutout geometry (360" fields) unless --fov.
+
+    .venv/bin/python benchmarks/throughput.py --n 1000
+    .venv/bin/python benchmarks/throughput.py --n 100 --fov 360   # shorter run
+
+Last line: RESULT transients_per_hour=<x> s_per_transient=<x> n=<n> fov=<arcsec>
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from latency import ROOT, VENV_BIN, instance_yaml, stop_daemon, wait_for
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--n", type=int, default=1000)
+    p.add_argument("--fov", type=float, default=360.0, help="cutout side, arcsec")
+    p.add_argument("--timeout", type=float, default=6 * 3600, help="seconds")
+    p.add_argument("--keep-log", type=Path, help="copy the daemon's log here")
+    args = p.parse_args(argv)
+
+    tmp = Path(tempfile.mkdtemp(prefix="blast-throughput-"))
+    dagster_home, blast_home = tmp / "dagster_home", tmp / "blast_home"
+    dagster_home.mkdir()
+    (dagster_home / "dagster.yaml").write_text(instance_yaml(dagster_home))
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(dagster_home),
+        "BLAST_HOME": str(blast_home),
+        "BLAST_CUTOUT_FOV_ARCSEC": str(args.fov),
+        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    os.environ.update(
+        {k: env[k] for k in ("DAGSTER_HOME", "BLAST_HOME", "BLAST_CUTOUT_FOV_ARCSEC")}
+    )
+
+    import dagster as dg
+    from sqlalchemy import func, select
+
+    from blast_pipeline.db.models import Transient
+    from blast_pipeline.db.task_register import initialise_registers
+    from blast_pipeline.db.transients import NewTransient, add_transient
+    from blast_pipeline.resources import blast_resource_from_env
+    from blast_pipeline.runners.graph import WorkflowGraph
+    from blast_pipeline.runners.pools import apply_pool_limits
+    from blast_pipeline.tasks import TASK_RUNNERS
+
+    services = blast_resource_from_env(resolve=True).services()
+    graph = WorkflowGraph.from_runners(TASK_RUNNERS)
+    sky_transients = services.cutouts.generate(args.n)
+    instance = dg.DagsterInstance.get()  # storage created before the daemon (no start-up race)
+    apply_pool_limits(instance)
+    instance.all_instigator_state()
+
+    log_path = tmp / "daemon.log"
+    log_file = open(log_path, "w")  # noqa: SIM115 (closed in finally)
+    daemon = subprocess.Popen(
+        [str(VENV_BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
+        cwd=ROOT,
+        env=env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    how = "not started"
+    try:
+        ready = wait_for(
+            lambda: (
+                daemon.poll() is not None
+                or "Sensor new_transients_sensor skipped" in log_path.read_text(errors="replace")
+            ),
+            timeout=180,
+        )
+        if not ready or daemon.poll() is not None:
+            raise RuntimeError(f"the daemon did not start; see {log_path}")
+        start = time.time()
+        with services.database.session() as session:
+            for t in sky_transients:
+                new = NewTransient(t.name, t.ra_deg, t.dec_deg, redshift=t.redshift)
+                initialise_registers(session, add_transient(session, new), graph.task_names)
+        print(f"inserted {args.n} transients; daemon pid {daemon.pid}", flush=True)
+
+        def finished() -> int:
+            with services.database.session() as session:
+                return session.scalar(
+                    select(func.count(Transient.id)).where(Transient.progress == 100)
+                )
+
+        last = -1
+        while time.time() - start < args.timeout:
+            done = finished()
+            if done != last:
+                print(f"  {time.time() - start:7.0f} s: {done}/{args.n} finished", flush=True)
+                last = done
+            if done >= args.n or daemon.poll() is not None:
+                break
+            time.sleep(10)
+        elapsed = time.time() - start
+    finally:
+        how = stop_daemon(daemon)
+        log_file.close()
+        if args.keep_log:
+            shutil.copy(log_path, args.keep_log)
+    print(f"daemon {how}")
+    done = finished()
+    if done < args.n:
+        print(f"only {done} of {args.n} transients finished in {elapsed:.0f} s")
+    rate = done / elapsed * 3600 if elapsed else 0.0
+    print(
+        f"RESULT transients_per_hour={rate:.0f} s_per_transient={elapsed / max(done, 1):.2f} "
+        f"n={done} fov={args.fov:g}"
+    )
+    shutil.rmtree(tmp, ignore_errors=True)
+    return 0 if done >= args.n else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

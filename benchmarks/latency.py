@@ -85,12 +85,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--dequeue-interval",
         type=int,
-        help="run queue poll interval, seconds (run_queue.dequeue_interval_seconds; Dagster: 5)",
+        help="run queue poll interval, seconds (run_queue.dequeue_interval_seconds; project: 1, Dagster default: 5)",
     )
     p.add_argument(
         "--sensor-interval",
         type=int,
-        help="override new_transients_sensor's minimum interval (sensors.py: 15 s) through a "
+        help="override new_transients_sensor's minimum interval (sensors.py: 5 s) through a "
         "wrapper code location, to measure its effect without editing the project",
     )
     args = p.parse_args(argv)
@@ -172,8 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(
             f"daemon pid {daemon.pid}; DAGSTER_HOME={dagster_home}; workspace {workspace}; "
-            f"dequeue interval {args.dequeue_interval or 'default (5 s)'}; sensor interval "
-            f"{args.sensor_interval or 'default (15 s)'}",
+            f"dequeue interval {args.dequeue_interval or 'project (1 s)'}; sensor interval "
+            f"{args.sensor_interval or 'project (5 s)'}",
             flush=True,
         )
         # Ready when the sensor daemon has finished one evaluation of new_transients_sensor.

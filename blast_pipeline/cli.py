@@ -170,13 +170,21 @@ def refuse_if_run_in_flight(name: str) -> None:
 def cmd_reprocess(args: argparse.Namespace) -> int:
     refuse_if_run_in_flight(args.name)
     services, graph = _services(), _graph()
+    if args.redownload and args.from_task not in (None, "Cutout download"):
+        raise CommandError("--redownload re-runs everything: it cannot be combined with --from")
     with services.database.session() as session:
         transient = get_transient(session, args.name)
         tasks = graph.downstream_of(args.from_task) if args.from_task else graph.task_names
         initialise_registers(session, transient, graph.task_names)
+        removed = 0
+        if args.redownload:
+            from blast_pipeline.tasks.cutout_download import forget_cutouts
+
+            removed = forget_cutouts(session, transient, services.data_root)
         reset_tasks(session, transient, tasks)
         request_workflow(transient)
-    print(f"{args.name}: {len(tasks)} task(s) reset; the sensor will launch the run")
+    extra = f", {removed} cutout(s) to download again" if args.redownload else ""
+    print(f"{args.name}: {len(tasks)} task(s) reset{extra}; the sensor will launch the run")
     return 0
 
 
@@ -279,6 +287,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("reprocess", help="re-run a transient's workflow (all, or from a task)")
     p.add_argument("name")
     p.add_argument("--from", dest="from_task", default=None, help="Blast task name")
+    p.add_argument(
+        "--redownload",
+        action="store_true",
+        help="download the cutouts again (stored files are otherwise kept)",
+    )
     p.set_defaults(func=cmd_reprocess)
 
     p = sub.add_parser("retrigger", help="re-run the failed and stalled tasks of a transient")

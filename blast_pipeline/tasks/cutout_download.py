@@ -96,3 +96,19 @@ class CutoutDownload(TransientTaskRunner):
                 f"{len(errors)} filter(s) failed for {transient.name}: " + "; ".join(errors)
             )
         return PROCESSED
+
+
+def forget_cutouts(session, transient: Transient, data_root: Path) -> int:
+    """Delete a transient's cutouts (rows, downloaded files and crops) so the next Cutout
+    download fetches everything again; apertures on them go too (database cascade).
+    Returns the number of cutouts removed."""
+    from sqlalchemy import delete
+
+    rows = session.scalars(select(Cutout).where(Cutout.transient_id == transient.id)).all()
+    for cutout in rows:
+        for relative in (cutout.fits_path, cutout.cropped_path):
+            if relative:
+                (data_root / relative).unlink(missing_ok=True)
+    session.execute(delete(Cutout).where(Cutout.transient_id == transient.id))
+    session.expire_all()
+    return len(rows)

@@ -138,3 +138,27 @@ def test_host_mwebv_and_the_no_mwebv_statuses(tmp_path, database_url):
     assert "not found" in outcome.metadata["reason"]
     with broken.database.session() as session:
         assert session.scalar(select(Transient).where(Transient.name == "2024nomap")).progress < 100
+
+
+def test_reprocess_redownload_forgets_the_stored_cutouts(tmp_path, database_url, monkeypatch):
+    from blast_pipeline.cli import main
+
+    services = make_services(tmp_path, database_url)
+    source = FakeCutouts()
+    services.cutouts = source
+    add(services, "2024fresh")
+    execute_transient_task(CutoutDownload(), "2024fresh", services, graph())
+    files = list((services.data_root / "cutouts" / "2024fresh").rglob("*.fits"))
+    assert files
+    monkeypatch.setenv("BLAST_HOME", str(tmp_path))
+    monkeypatch.setenv("BLAST_DATABASE_URL", database_url)
+    monkeypatch.setenv("BLAST_SKY", "none")
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    assert main(["reprocess", "2024fresh", "--from", "Host match", "--redownload"]) == 2
+    assert main(["reprocess", "2024fresh", "--redownload"]) == 0
+    assert not any(f.exists() for f in files)
+    with services.database.session() as session:
+        assert session.scalar(select(func.count(Cutout.id))) == 0
+    n = len(source.calls)
+    execute_transient_task(CutoutDownload(), "2024fresh", services, graph())
+    assert len(source.calls) - n == 24  # everything asked again

@@ -5,14 +5,16 @@ photometry, validation), each time with a plain ``Background2D`` whose boxes inc
 itself, which biases aperture fluxes low by 1.6-5% (science notes, section 7). `ImageAnalysis`
 does the estimate once, with Blast's box size and estimators, but with the sources masked first:
 
-1. Blast's background (box ``int(0.1 * sqrt(N_pix))``, ``SExtractorBackground(sigma_clip=None)``,
-   or ``MeanBackground(SigmaClip(3))`` for GALEX; retried with ``exclude_percentile=50`` on
-   `ValueError`).
+1. A first background, only to find the sources: Blast's ``Background2D`` (box
+   ``int(0.1 * sqrt(N_pix))``, ``SExtractorBackground(sigma_clip=None)``, or
+   ``MeanBackground(SigmaClip(3))`` for GALEX; retried with ``exclude_percentile=50`` on
+   `ValueError`) computed on the 2 x 2-binned image with half the box (a quarter of the cost);
+   GALEX images (small) and images too small to bin get Blast's full-resolution pass.
 2. One detection pass on the smoothed, background-subtracted image; the segmentation is dilated
    into a source mask.
-3. The same ``Background2D`` again, with that mask. If it cannot be computed (too much of the
-   image is masked), the unmasked estimate of step 1 is kept and `ImageAnalysis.source_masked`
-   says so.
+3. Blast's ``Background2D`` at full resolution, with that mask. If it cannot be computed (too
+   much of the image is masked) or nothing was detected, Blast's plain (unmasked) estimate is
+   used and `ImageAnalysis.source_masked` says so.
 
 Segmentations and `~photutils.segmentation.SourceCatalog` objects for a detection threshold are
 computed on demand and cached, so the aperture and validation steps share them.
@@ -94,6 +96,56 @@ def estimate_background(
             ) from err
 
 
+def _bin2(data: np.ndarray) -> np.ndarray:
+    """``data`` averaged in 2 x 2 blocks (a trailing odd row or column dropped), NaN ignored;
+    NaN where a block has no finite pixel."""
+    ny, nx = (data.shape[0] // 2) * 2, (data.shape[1] // 2) * 2
+    blocks = data[:ny, :nx].reshape(ny // 2, 2, nx // 2, 2)
+    finite = np.isfinite(blocks)
+    if finite.all():
+        return blocks.mean(axis=(1, 3))
+    total = np.where(finite, blocks, 0.0).sum(axis=(1, 3))
+    count = finite.sum(axis=(1, 3))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def _binned_background(data: np.ndarray, filter_name: str | None):
+    """The first (mask-building) pass on the 2 x 2-binned image: Blast's estimator, half
+    Blast's box (so the same box on the sky), a quarter of the cost. Returns
+    ``(background, rms, binned_residual)``: background and RMS of the binned image resampled
+    to ``data``'s shape, and the finite pixels of the binned image minus its background; None
+    if the image is too small or the estimate fails."""
+    box = background_box_size(data.shape) // 2
+    if box < 2 or min(data.shape) < 4:
+        return None
+    binned = _bin2(data)
+    invalid = ~np.isfinite(binned)
+    mask = invalid if invalid.any() else None
+    bkg = None
+    for extra in ({}, {"exclude_percentile": 50}):
+        try:
+            bkg = Background2D(
+                binned, box, mask=mask, bkg_estimator=_estimator(filter_name), **extra
+            )
+        except ValueError:
+            continue
+        break
+    if bkg is None:
+        return None
+    # The binned image covers the even part of ``data``; a dropped odd row/column repeats the
+    # last one.
+    covered = (2 * binned.shape[0], 2 * binned.shape[1])
+    pad = ((0, data.shape[0] - covered[0]), (0, data.shape[1] - covered[1]))
+    background, rms = (
+        np.pad(_zoom_mesh(np.asarray(mesh, dtype=float), 2 * box, covered), pad, mode="edge")
+        for mesh in (bkg.background_mesh, bkg.background_rms_mesh)
+    )
+    residual = binned - _zoom_mesh(np.asarray(bkg.background_mesh, dtype=float), box, binned.shape)
+    residual = residual.reshape(-1) if mask is None else residual[~invalid]
+    return background, rms, residual
+
+
 #: Rows per matrix product in `background_image`.
 _ZOOM_ROWS = 32
 
@@ -122,10 +174,17 @@ def background_image(bkg: Background2D, shape: tuple[int, int], *, rms: bool = F
     1-D zoom matrices, a few milliseconds.
     """
     mesh = np.asarray(bkg.background_rms_mesh if rms else bkg.background_mesh, dtype=float)
+    box_y, box_x = (int(b) for b in bkg.box_size)
+    return _zoom_mesh(mesh, (box_y, box_x), shape)
+
+
+def _zoom_mesh(mesh: np.ndarray, box, shape: tuple[int, int]) -> np.ndarray:
+    """The mesh of boxes of ``box`` (one int or (y, x)) pixels zoomed to ``shape`` as
+    ``Background2D`` zooms it (see `background_image`)."""
     shape = (int(shape[0]), int(shape[1]))
     if np.ptp(mesh) == 0:
         return np.full(shape, np.min(mesh), dtype=float)
-    box_y, box_x = (int(b) for b in bkg.box_size)
+    box_y, box_x = (int(box), int(box)) if np.ndim(box) == 0 else (int(b) for b in box)
     zoom_y = _zoom_operator(mesh.shape[0], box_y, shape[0])
     zoom_x = _zoom_operator(mesh.shape[1], box_x, shape[1])
     columns = mesh @ zoom_x.T
@@ -260,24 +319,40 @@ class ImageAnalysis:
         self.invalid_mask = _frozen(~finite)
         invalid = self.invalid_mask if self.invalid_mask.any() else None
 
-        plain = estimate_background(self.data, filter_name=filter_name, mask=invalid)
-        background = background_image(plain, self.data.shape)
-        rms = background_image(plain, self.data.shape, rms=True)
         source_mask = None
+        plain = final = None
         if mask_sources:
+            # The mask is built on a cheaper first pass (the 2 x 2-binned image; Blast's own
+            # plain pass for GALEX); the final background is Blast's, masked, or Blast's plain
+            # one if there is no mask or the masked pass fails.
+            first = None
+            if filter_name is None or "GALEX" not in filter_name:
+                first = _binned_background(self.data, filter_name)
+            if first is None:
+                plain = estimate_background(self.data, filter_name=filter_name, mask=invalid)
+                first = (
+                    background_image(plain, self.data.shape),
+                    background_image(plain, self.data.shape, rms=True),
+                    None,
+                )
             source_mask = self._make_source_mask(
-                background, rms, mask_threshold_sigma, mask_n_pixels, mask_dilate_radius
+                *first, mask_threshold_sigma, mask_n_pixels, mask_dilate_radius
             )
             if source_mask is not None:
                 try:
-                    masked = estimate_background(
+                    final = estimate_background(
                         self.data, filter_name=filter_name, mask=source_mask | ~finite
                     )
                 except BackgroundEstimationError:
                     source_mask = None
-                else:
-                    background = background_image(masked, self.data.shape)
-                    rms = background_image(masked, self.data.shape, rms=True)
+        if final is None:
+            final = (
+                plain
+                if plain is not None
+                else estimate_background(self.data, filter_name=filter_name, mask=invalid)
+            )
+        background = background_image(final, self.data.shape)
+        rms = background_image(final, self.data.shape, rms=True)
         # background_image and dilate_disc return new arrays: frozen without a copy.
         self.background = _frozen(background)
         self.background_rms = _frozen(rms)
@@ -314,15 +389,22 @@ class ImageAnalysis:
         """The background-subtracted image (read-only)."""
         return _readonly(self.data - self.background)
 
-    def _make_source_mask(self, background, rms, threshold_sigma, n_pixels, dilate_radius):
+    def _make_source_mask(
+        self, background, rms, binned_residual, threshold_sigma, n_pixels, dilate_radius
+    ):
+        """``binned_residual``: the finite pixels of the binned image minus its background if
+        ``background`` and ``rms`` are those of the binned image (their noise scale), else None."""
         all_finite = not self.invalid_mask.any()
         residual = self.data - background
         smoothed = smooth_for_detection(residual, all_finite=all_finite)
         # Smoothing lowers the noise by a factor measured robustly on the image itself (for white
-        # noise it would be sqrt(sum(kernel**2)); resampled survey images have correlated noise).
-        # (mad_std of the finite pixels; the residual is not needed after this.)
+        # noise it would be sqrt(sum(kernel**2)); resampled survey images have correlated noise):
+        # mad_std of the smoothed image over that of the image whose RMS ``rms`` is.
         finite = ~self.invalid_mask
-        raw_std = _mad_std(residual.reshape(-1) if all_finite else residual[finite])
+        if binned_residual is None:
+            raw_std = _mad_std(residual.reshape(-1) if all_finite else residual[finite])
+        else:
+            raw_std = _mad_std(binned_residual)
         smoothed_values = smoothed.reshape(-1).copy() if all_finite else smoothed[finite]
         factor = _mad_std(smoothed_values) / raw_std if raw_std > 0 else 1.0
         smoothed_rms = rms * float(factor)

@@ -10,8 +10,9 @@ does the estimate once, with Blast's box size and estimators, but with the sourc
    ``MeanBackground(SigmaClip(3))`` for GALEX; retried with ``exclude_percentile=50`` on
    `ValueError`) computed on the 2 x 2-binned image with half the box (a quarter of the cost);
    GALEX images (small) and images too small to bin get Blast's full-resolution pass.
-2. One detection pass on the smoothed, background-subtracted image; the segmentation is dilated
-   into a source mask.
+2. One detection pass on the smoothed, background-subtracted binned image (the full-resolution
+   one after a full-resolution first pass); the segmentation is dilated into a source mask and
+   each masked binned pixel masks its 2 x 2 block.
 3. Blast's ``Background2D`` at full resolution, with that mask. If it cannot be computed (too
    much of the image is masked) or nothing was detected, Blast's plain (unmasked) estimate is
    used and `ImageAnalysis.source_masked` says so.
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
 import numpy as np
@@ -110,12 +112,23 @@ def _bin2(data: np.ndarray) -> np.ndarray:
         return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
-def _binned_background(data: np.ndarray, filter_name: str | None):
+@dataclass(frozen=True)
+class _FirstPass:
+    """The mask-building background pass. ``background``/``rms`` are at full resolution; when
+    the pass ran on the 2 x 2-binned image, ``binned_residual`` (binned image minus its
+    background, NaN where no pixel is finite) and ``binned_rms`` are the binned images the
+    sources are detected on."""
+
+    background: np.ndarray | None
+    rms: np.ndarray | None
+    binned_residual: np.ndarray | None = None
+    binned_rms: np.ndarray | None = None
+
+
+def _binned_background(data: np.ndarray, filter_name: str | None) -> _FirstPass | None:
     """The first (mask-building) pass on the 2 x 2-binned image: Blast's estimator, half
-    Blast's box (so the same box on the sky), a quarter of the cost. Returns
-    ``(background, rms, binned_residual)``: background and RMS of the binned image resampled
-    to ``data``'s shape, and the finite pixels of the binned image minus its background; None
-    if the image is too small or the estimate fails."""
+    Blast's box (so the same box on the sky), a quarter of the cost. None if the image is too
+    small or the estimate fails."""
     box = background_box_size(data.shape) // 2
     if box < 2 or min(data.shape) < 4:
         return None
@@ -133,17 +146,9 @@ def _binned_background(data: np.ndarray, filter_name: str | None):
         break
     if bkg is None:
         return None
-    # The binned image covers the even part of ``data``; a dropped odd row/column repeats the
-    # last one.
-    covered = (2 * binned.shape[0], 2 * binned.shape[1])
-    pad = ((0, data.shape[0] - covered[0]), (0, data.shape[1] - covered[1]))
-    background, rms = (
-        np.pad(_zoom_mesh(np.asarray(mesh, dtype=float), 2 * box, covered), pad, mode="edge")
-        for mesh in (bkg.background_mesh, bkg.background_rms_mesh)
-    )
     residual = binned - _zoom_mesh(np.asarray(bkg.background_mesh, dtype=float), box, binned.shape)
-    residual = residual.reshape(-1) if mask is None else residual[~invalid]
-    return background, rms, residual
+    rms = _zoom_mesh(np.asarray(bkg.background_rms_mesh, dtype=float), box, binned.shape)
+    return _FirstPass(None, None, residual, rms)
 
 
 #: Rows per matrix product in `background_image`.
@@ -330,13 +335,12 @@ class ImageAnalysis:
                 first = _binned_background(self.data, filter_name)
             if first is None:
                 plain = estimate_background(self.data, filter_name=filter_name, mask=invalid)
-                first = (
+                first = _FirstPass(
                     background_image(plain, self.data.shape),
                     background_image(plain, self.data.shape, rms=True),
-                    None,
                 )
             source_mask = self._make_source_mask(
-                *first, mask_threshold_sigma, mask_n_pixels, mask_dilate_radius
+                first, mask_threshold_sigma, mask_n_pixels, mask_dilate_radius
             )
             if source_mask is not None:
                 try:
@@ -390,33 +394,50 @@ class ImageAnalysis:
         return _readonly(self.data - self.background)
 
     def _make_source_mask(
-        self, background, rms, binned_residual, threshold_sigma, n_pixels, dilate_radius
-    ):
-        """``binned_residual``: the finite pixels of the binned image minus its background if
-        ``background`` and ``rms`` are those of the binned image (their noise scale), else None."""
-        all_finite = not self.invalid_mask.any()
-        residual = self.data - background
+        self, first: _FirstPass, threshold_sigma: float, n_pixels: int, dilate_radius: int
+    ) -> np.ndarray | None:
+        """Detect sources on the smoothed residual of the first pass and dilate them into a
+        full-resolution mask; None if nothing is detected.
+
+        After a binned first pass the detection runs on the binned image (a quarter of the
+        pixels; ``n_pixels`` and ``dilate_radius`` are scaled from full-resolution pixels) and
+        each masked binned pixel masks its 2 x 2 block.
+        """
+        if first.binned_residual is not None:
+            residual, rms = first.binned_residual, first.binned_rms
+            invalid = ~np.isfinite(residual)
+            n_pixels = max(1, math.ceil(n_pixels / 4))
+            dilate_radius = math.ceil(dilate_radius / 2)
+        else:
+            residual = self.data - first.background
+            rms = first.rms
+            invalid = self.invalid_mask
+        all_finite = not invalid.any()
         smoothed = smooth_for_detection(residual, all_finite=all_finite)
         # Smoothing lowers the noise by a factor measured robustly on the image itself (for white
         # noise it would be sqrt(sum(kernel**2)); resampled survey images have correlated noise):
-        # mad_std of the smoothed image over that of the image whose RMS ``rms`` is.
-        finite = ~self.invalid_mask
-        if binned_residual is None:
-            raw_std = _mad_std(residual.reshape(-1) if all_finite else residual[finite])
+        # mad_std of the smoothed image over that of the unsmoothed one, whose RMS ``rms`` is.
+        if all_finite:
+            raw_std = _mad_std(residual.reshape(-1).copy())
+            smoothed_std = _mad_std(smoothed.reshape(-1).copy())
         else:
-            raw_std = _mad_std(binned_residual)
-        smoothed_values = smoothed.reshape(-1).copy() if all_finite else smoothed[finite]
-        factor = _mad_std(smoothed_values) / raw_std if raw_std > 0 else 1.0
-        smoothed_rms = rms * float(factor)
+            raw_std = _mad_std(residual[~invalid])
+            smoothed_std = _mad_std(smoothed[~invalid])
+        factor = smoothed_std / raw_std if raw_std > 0 else 1.0
         segm = _detect_quietly(
             smoothed,
-            threshold_sigma * smoothed_rms,
+            threshold_sigma * float(factor) * rms,
             n_pixels=n_pixels,
-            mask=self.invalid_mask if self.invalid_mask.any() else None,
+            mask=None if all_finite else invalid,
         )
         if segm is None:
             return None
-        return dilate_disc(segm.data != 0, dilate_radius)
+        mask = dilate_disc(segm.data != 0, dilate_radius)
+        if first.binned_residual is None:
+            return mask
+        full = mask.repeat(2, axis=0).repeat(2, axis=1)
+        pad = ((0, self.data.shape[0] - full.shape[0]), (0, self.data.shape[1] - full.shape[1]))
+        return np.pad(full, pad, mode="edge") if any(p[1] for p in pad) else full
 
     def segmentation(self, threshold_sigma: float, n_pixels: int = 10) -> SegmentationImage | None:
         """Blast's segmentation: ``detect_sources(data - bkg, sigma * rms, n_pixels)``.

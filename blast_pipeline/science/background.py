@@ -13,9 +13,12 @@ does the estimate once, with Blast's box size and estimators, but with the sourc
 2. One detection pass on the smoothed, background-subtracted binned image (the full-resolution
    one after a full-resolution first pass); the segmentation is dilated into a source mask and
    each masked binned pixel masks its 2 x 2 block.
-3. Blast's ``Background2D`` at full resolution, with that mask. If it cannot be computed (too
-   much of the image is masked) or nothing was detected, Blast's plain (unmasked) estimate is
-   used and `ImageAnalysis.source_masked` says so.
+3. Blast's ``Background2D`` (same box on the sky, same estimator) with that mask: on the binned
+   image for large images (`BINNED_FINAL_MIN_PIXELS`: the PanSTARRS, DES/Legacy Survey and
+   SDSS cutouts; the RMS is scaled by the full-resolution to binned noise ratio measured on the
+   masked image), at full resolution otherwise. If it cannot be computed (too much of the image
+   is masked) or nothing was detected, Blast's plain (unmasked) estimate is used and
+   `ImageAnalysis.source_masked` says so.
 
 Segmentations and `~photutils.segmentation.SourceCatalog` objects for a detection threshold are
 computed on demand and cached, so the aperture and validation steps share them.
@@ -98,14 +101,18 @@ def estimate_background(
             ) from err
 
 
-def _bin2(data: np.ndarray) -> np.ndarray:
+def _bin2(data: np.ndarray, all_finite: bool = False) -> np.ndarray:
     """``data`` averaged in 2 x 2 blocks (a trailing odd row or column dropped), NaN ignored;
-    NaN where a block has no finite pixel."""
+    NaN where a block has no finite pixel. ``all_finite`` says ``data`` has no NaN."""
     ny, nx = (data.shape[0] // 2) * 2, (data.shape[1] // 2) * 2
+    if all_finite:
+        total = data[0:ny:2, 0:nx:2] + data[1:ny:2, 0:nx:2]
+        total += data[0:ny:2, 1:nx:2]
+        total += data[1:ny:2, 1:nx:2]
+        total *= 0.25
+        return total
     blocks = data[:ny, :nx].reshape(ny // 2, 2, nx // 2, 2)
     finite = np.isfinite(blocks)
-    if finite.all():
-        return blocks.mean(axis=(1, 3))
     total = np.where(finite, blocks, 0.0).sum(axis=(1, 3))
     count = finite.sum(axis=(1, 3))
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -123,16 +130,20 @@ class _FirstPass:
     rms: np.ndarray | None
     binned_residual: np.ndarray | None = None
     binned_rms: np.ndarray | None = None
+    binned: np.ndarray | None = None
+    box: int = 0
 
 
-def _binned_background(data: np.ndarray, filter_name: str | None) -> _FirstPass | None:
+def _binned_background(
+    data: np.ndarray, filter_name: str | None, all_finite: bool = False
+) -> _FirstPass | None:
     """The first (mask-building) pass on the 2 x 2-binned image: Blast's estimator, half
     Blast's box (so the same box on the sky), a quarter of the cost. None if the image is too
     small or the estimate fails."""
     box = background_box_size(data.shape) // 2
     if box < 2 or min(data.shape) < 4:
         return None
-    binned = _bin2(data)
+    binned = _bin2(data, all_finite)
     invalid = ~np.isfinite(binned)
     mask = invalid if invalid.any() else None
     bkg = None
@@ -148,7 +159,59 @@ def _binned_background(data: np.ndarray, filter_name: str | None) -> _FirstPass 
         return None
     residual = binned - _zoom_mesh(np.asarray(bkg.background_mesh, dtype=float), box, binned.shape)
     rms = _zoom_mesh(np.asarray(bkg.background_rms_mesh, dtype=float), box, binned.shape)
-    return _FirstPass(None, None, residual, rms)
+    return _FirstPass(None, None, residual, rms, binned, box)
+
+
+def _upsample2(binned: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Each pixel of a binned image repeated over its 2 x 2 block; a dropped odd row/column
+    repeats the last one."""
+    full = binned.repeat(2, axis=0).repeat(2, axis=1)
+    pad = ((0, shape[0] - full.shape[0]), (0, shape[1] - full.shape[1]))
+    return np.pad(full, pad, mode="edge") if pad[0][1] or pad[1][1] else full
+
+
+def _binned_final_background(
+    data: np.ndarray,
+    first: _FirstPass,
+    binned_mask: np.ndarray,
+    full_mask: np.ndarray,
+    filter_name: str | None,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The source-masked background of a large image, estimated on its 2 x 2-binned version
+    (Blast's estimator, the same boxes on the sky, a quarter of the cost); None if it fails.
+
+    The background of a box is the same on the binned image (block means keep the mean, and
+    the sigma-clipped mode of masked sky is unbiased either way). The RMS is not: it is the RMS
+    of the binned image times the ratio of the full-resolution to the binned noise, measured
+    robustly (``mad_std``) on the unmasked sky of this image, so correlated noise is handled.
+    """
+    binned = first.binned
+    invalid = ~np.isfinite(binned)
+    try:
+        bkg = Background2D(
+            binned, first.box, mask=binned_mask | invalid, bkg_estimator=_estimator(filter_name)
+        )
+    except ValueError:
+        return None
+    covered = (2 * binned.shape[0], 2 * binned.shape[1])
+    mesh = np.asarray(bkg.background_mesh, dtype=float)
+    background = _zoom_mesh(mesh, 2 * first.box, data.shape, covered)
+    binned_sky = binned - _zoom_mesh(mesh, first.box, binned.shape)
+    binned_sky = binned_sky[~(binned_mask | invalid)]
+    # Every fourth row is plenty for a noise scale (half a million pixels of a PanSTARRS
+    # cutout; `_mad_std` subsamples further).
+    rows = slice(None, None, 4)
+    sky = ~full_mask[rows] & np.isfinite(data[rows])
+    full_sky = (data[rows] - background[rows])[sky]
+    if binned_sky.size < 100 or full_sky.size < 100:
+        return None
+    binned_std = _mad_std(binned_sky)
+    ratio = _mad_std(full_sky) / binned_std if binned_std > 0 else 0.0
+    if not np.isfinite(ratio) or ratio <= 0:
+        return None
+    rms_mesh = np.asarray(bkg.background_rms_mesh, dtype=float) * ratio
+    rms = _zoom_mesh(rms_mesh, 2 * first.box, data.shape, covered)
+    return background, rms
 
 
 #: Rows per matrix product in `background_image`.
@@ -183,15 +246,26 @@ def background_image(bkg: Background2D, shape: tuple[int, int], *, rms: bool = F
     return _zoom_mesh(mesh, (box_y, box_x), shape)
 
 
-def _zoom_mesh(mesh: np.ndarray, box, shape: tuple[int, int]) -> np.ndarray:
+def _edge_extended(operator: np.ndarray, n_out: int) -> np.ndarray:
+    """A zoom operator with rows beyond its own repeating its last row."""
+    extra = n_out - operator.shape[0]
+    return operator if extra <= 0 else np.concatenate([operator, operator[-1:].repeat(extra, 0)])
+
+
+def _zoom_mesh(
+    mesh: np.ndarray, box, shape: tuple[int, int], covered: tuple[int, int] | None = None
+) -> np.ndarray:
     """The mesh of boxes of ``box`` (one int or (y, x)) pixels zoomed to ``shape`` as
-    ``Background2D`` zooms it (see `background_image`)."""
+    ``Background2D`` zooms it (see `background_image`). With ``covered`` (at most ``shape``),
+    the mesh is zoomed to ``covered`` and the rows/columns beyond repeat the last ones (a
+    binned image's mesh on the full image, whose odd last row/column the binning dropped)."""
     shape = (int(shape[0]), int(shape[1]))
+    covered = shape if covered is None else (int(covered[0]), int(covered[1]))
     if np.ptp(mesh) == 0:
         return np.full(shape, np.min(mesh), dtype=float)
     box_y, box_x = (int(box), int(box)) if np.ndim(box) == 0 else (int(b) for b in box)
-    zoom_y = _zoom_operator(mesh.shape[0], box_y, shape[0])
-    zoom_x = _zoom_operator(mesh.shape[1], box_x, shape[1])
+    zoom_y = _edge_extended(_zoom_operator(mesh.shape[0], box_y, covered[0]), shape[0])
+    zoom_x = _edge_extended(_zoom_operator(mesh.shape[1], box_x, covered[1]), shape[1])
     columns = mesh @ zoom_x.T
     image = np.empty(shape)
     # Small row blocks keep OpenBLAS single-threaded: a whole-image product wakes its worker
@@ -247,13 +321,20 @@ def dilate_disc(mask: np.ndarray, radius: int) -> np.ndarray:
     return out
 
 
+#: `_mad_std` estimates from at most about this many values (a regular subsample).
+MAD_STD_MAX_VALUES = 200_000
+
+
 def _mad_std(values: np.ndarray) -> float:
-    """``astropy.stats.mad_std`` of a 1-D float array, which is overwritten: the same value
-    without astropy's two working copies of the array."""
-    median = np.median(values, overwrite_input=True)
-    np.subtract(values, median, out=values)
-    np.abs(values, out=values)
-    return float(np.median(values, overwrite_input=True) * 1.482602218505602)
+    """``astropy.stats.mad_std`` of a 1-D float array (not modified), estimated from a regular
+    subsample of at most about `MAD_STD_MAX_VALUES` values for large arrays: a noise scale is
+    then known to ~0.3 %, at a fraction of the cost of two medians of a whole image."""
+    step = max(1, values.size // MAD_STD_MAX_VALUES)
+    sample = np.array(values[::step], dtype=float)
+    median = np.median(sample, overwrite_input=True)
+    np.subtract(sample, median, out=sample)
+    np.abs(sample, out=sample)
+    return float(np.median(sample, overwrite_input=True) * 1.482602218505602)
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:
@@ -274,6 +355,11 @@ def _detect_quietly(*args, **kwargs) -> SegmentationImage | None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NoDetectionsWarning)
         return detect_sources(*args, **kwargs)
+
+
+#: Images of at least this many pixels (PanSTARRS, DES/Legacy Survey, SDSS cutouts at Blast's
+#: geometry) get their final, source-masked background from the binned image.
+BINNED_FINAL_MIN_PIXELS = 500_000
 
 
 class ImageAnalysis:
@@ -332,17 +418,21 @@ class ImageAnalysis:
             # one if there is no mask or the masked pass fails.
             first = None
             if filter_name is None or "GALEX" not in filter_name:
-                first = _binned_background(self.data, filter_name)
+                first = _binned_background(self.data, filter_name, invalid is None)
             if first is None:
                 plain = estimate_background(self.data, filter_name=filter_name, mask=invalid)
                 first = _FirstPass(
                     background_image(plain, self.data.shape),
                     background_image(plain, self.data.shape, rms=True),
                 )
-            source_mask = self._make_source_mask(
+            source_mask, binned_mask = self._make_source_mask(
                 first, mask_threshold_sigma, mask_n_pixels, mask_dilate_radius
             )
-            if source_mask is not None:
+            if binned_mask is not None and self.data.size >= BINNED_FINAL_MIN_PIXELS:
+                final = _binned_final_background(
+                    self.data, first, binned_mask, source_mask, filter_name
+                )
+            if source_mask is not None and final is None:
                 try:
                     final = estimate_background(
                         self.data, filter_name=filter_name, mask=source_mask | ~finite
@@ -355,8 +445,11 @@ class ImageAnalysis:
                 if plain is not None
                 else estimate_background(self.data, filter_name=filter_name, mask=invalid)
             )
-        background = background_image(final, self.data.shape)
-        rms = background_image(final, self.data.shape, rms=True)
+        if isinstance(final, tuple):
+            background, rms = final
+        else:
+            background = background_image(final, self.data.shape)
+            rms = background_image(final, self.data.shape, rms=True)
         # background_image and dilate_disc return new arrays: frozen without a copy.
         self.background = _frozen(background)
         self.background_rms = _frozen(rms)
@@ -395,9 +488,10 @@ class ImageAnalysis:
 
     def _make_source_mask(
         self, first: _FirstPass, threshold_sigma: float, n_pixels: int, dilate_radius: int
-    ) -> np.ndarray | None:
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Detect sources on the smoothed residual of the first pass and dilate them into a
-        full-resolution mask; None if nothing is detected.
+        full-resolution mask; also returns the binned mask after a binned first pass. None for
+        the masks if nothing is detected.
 
         After a binned first pass the detection runs on the binned image (a quarter of the
         pixels; ``n_pixels`` and ``dilate_radius`` are scaled from full-resolution pixels) and
@@ -418,8 +512,8 @@ class ImageAnalysis:
         # noise it would be sqrt(sum(kernel**2)); resampled survey images have correlated noise):
         # mad_std of the smoothed image over that of the unsmoothed one, whose RMS ``rms`` is.
         if all_finite:
-            raw_std = _mad_std(residual.reshape(-1).copy())
-            smoothed_std = _mad_std(smoothed.reshape(-1).copy())
+            raw_std = _mad_std(residual.reshape(-1))
+            smoothed_std = _mad_std(smoothed.reshape(-1))
         else:
             raw_std = _mad_std(residual[~invalid])
             smoothed_std = _mad_std(smoothed[~invalid])
@@ -431,13 +525,11 @@ class ImageAnalysis:
             mask=None if all_finite else invalid,
         )
         if segm is None:
-            return None
+            return None, None
         mask = dilate_disc(segm.data != 0, dilate_radius)
         if first.binned_residual is None:
-            return mask
-        full = mask.repeat(2, axis=0).repeat(2, axis=1)
-        pad = ((0, self.data.shape[0] - full.shape[0]), (0, self.data.shape[1] - full.shape[1]))
-        return np.pad(full, pad, mode="edge") if any(p[1] for p in pad) else full
+            return mask, None
+        return _upsample2(mask, self.data.shape), mask
 
     def segmentation(self, threshold_sigma: float, n_pixels: int = 10) -> SegmentationImage | None:
         """Blast's segmentation: ``detect_sources(data - bkg, sigma * rms, n_pixels)``.

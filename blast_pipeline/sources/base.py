@@ -28,7 +28,12 @@ class RateLimitedError(SourceError):
 
 @runtime_checkable
 class CutoutSource(Protocol):
-    """Returns a square image cutout of one filter around a position."""
+    """Returns a square image cutout of one filter around a position.
+
+    ``parallel_fetches``, if the source has it, is how many cutouts of one transient are best
+    fetched at once: many for network services (each waits on I/O), few for a source that
+    computes its images on this machine's cores. The download task uses 8 without it.
+    """
 
     def fetch_cutout(
         self, ra_deg: float, dec_deg: float, spec: FilterSpec, fov_arcsec: float

@@ -69,6 +69,9 @@ def service_urls(base_urls: Mapping[str, str] | None) -> dict[str, str]:
 class OnlineCutoutSource:
     """``CutoutSource`` that downloads from the real survey services, by ``spec.survey``."""
 
+    #: Cutouts of one transient fetched at once (I/O bound; each service has its own pool).
+    parallel_fetches = 8
+
     def __init__(
         self,
         base_urls: Mapping[str, str] | None = None,

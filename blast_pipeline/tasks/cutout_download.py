@@ -17,7 +17,8 @@ from blast_pipeline.statuses import PROCESSED
 
 NO_IMAGE_FOUND = "No image found"
 DOWNLOAD_ERROR = "Download error"
-#: Parallel downloads per transient; each service also bounds its own concurrency.
+#: Parallel downloads per transient unless the source says (``parallel_fetches``); each
+#: service also bounds its own concurrency.
 MAX_PARALLEL_DOWNLOADS = 8
 
 
@@ -62,7 +63,8 @@ class CutoutDownload(TransientTaskRunner):
             except Exception as exc:  # one filter's failure must not stop the others
                 return row, None, exc
 
-        with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_DOWNLOADS, max(len(todo), 1))) as pool:
+        parallel = max(1, int(getattr(source, "parallel_fetches", MAX_PARALLEL_DOWNLOADS)))
+        with ThreadPoolExecutor(max_workers=min(parallel, max(len(todo), 1))) as pool:
             results = list(pool.map(fetch, todo))
 
         errors: list[str] = []

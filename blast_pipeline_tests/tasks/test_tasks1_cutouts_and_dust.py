@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import numpy as np
 import pytest
 from astropy import units as u
@@ -58,6 +61,38 @@ def test_rerun_does_not_download_again_nor_duplicate_rows(tmp_path, database_url
     (services.data_root / _cutouts(services, "2024again")["WISE_W1"][1]).unlink()
     execute_transient_task(CutoutDownload(), "2024again", services, graph())
     assert source.calls[first_calls:] == ["WISE_W1"]
+
+
+class _ConcurrencyProbe(FakeCutouts):
+    """Records how many fetches run at once."""
+
+    def __init__(self, parallel_fetches=None):
+        super().__init__(no_image=())
+        if parallel_fetches is not None:
+            self.parallel_fetches = parallel_fetches
+        self._lock = threading.Lock()
+        self.running = self.most_at_once = 0
+
+    def fetch_cutout(self, ra_deg, dec_deg, spec, fov_arcsec):
+        with self._lock:
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+        time.sleep(0.02)
+        with self._lock:
+            self.running -= 1
+        return super().fetch_cutout(ra_deg, dec_deg, spec, fov_arcsec)
+
+
+@pytest.mark.parametrize(("parallel_fetches", "expected"), [(None, 8), (1, 1), (3, 3)])
+def test_download_fetches_as_many_at_once_as_the_source_says(
+    tmp_path, database_url, parallel_fetches, expected
+):
+    services = make_services(tmp_path, database_url)
+    services.cutouts = source = _ConcurrencyProbe(parallel_fetches)
+    add(services, "2024par")
+    outcome = execute_transient_task(CutoutDownload(), "2024par", services, graph())
+    assert outcome.status == "processed" and len(source.calls) == 24
+    assert source.most_at_once == expected
 
 
 def test_service_error_fails_the_task_but_keeps_the_other_filters(tmp_path, database_url):

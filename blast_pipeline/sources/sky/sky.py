@@ -73,6 +73,11 @@ def _write_atomically(path: Path, text: str) -> None:
 class SimulatedSky:
     """A deterministic simulated universe of transients, host galaxies and survey images."""
 
+    #: Cutouts of one transient rendered at once. Rendering is CPU-bound: two threads use both
+    #: cores of an idle machine; eight cost ~50 % more CPU per transient (GIL and cache
+    #: contention, benchmarks/README.md) for no gain when the machine is busy.
+    parallel_fetches = 2
+
     def __init__(self, root: Path, seed: int = 42, fov_arcsec: float = 360.0) -> None:
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {seed!r}")

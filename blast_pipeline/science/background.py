@@ -484,7 +484,7 @@ class ImageAnalysis:
     @cached_property
     def subtracted(self) -> np.ndarray:
         """The background-subtracted image (read-only)."""
-        return _readonly(self.data - self.background)
+        return _frozen(self.data - self.background)  # a new array: frozen without a copy
 
     def _make_source_mask(
         self, first: _FirstPass, threshold_sigma: float, n_pixels: int, dilate_radius: int

@@ -95,7 +95,7 @@ def _analyse(path: Path, filter_name: str) -> AnalysedImage:
         hdu = hdul[0]
         if hdu.data is None or np.ndim(hdu.data) != 2:
             raise ValueError(f"{path} has no 2D image in its primary HDU")
-        data = np.asarray(hdu.data, dtype="float64")
+        data = hdu.data  # ImageAnalysis keeps its own float64 copy: no conversion here
         header = hdu.header.copy()
     wcs = WCS(header).celestial
     analysis = ImageAnalysis(data, wcs=wcs, filter_name=filter_name)

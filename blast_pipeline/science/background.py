@@ -50,6 +50,7 @@ __all__ = [
     "ImageAnalysis",
     "background_box_size",
     "background_image",
+    "detect_sources_quietly",
     "dilate_disc",
     "estimate_background",
     "smooth_for_detection",
@@ -349,7 +350,7 @@ def _readonly(array: np.ndarray) -> np.ndarray:
     return array
 
 
-def _detect_quietly(*args, **kwargs) -> SegmentationImage | None:
+def detect_sources_quietly(*args, **kwargs) -> SegmentationImage | None:
     """``detect_sources`` without its NoDetectionsWarning: finding nothing is an expected answer
     (None), handled by every caller."""
     with warnings.catch_warnings():
@@ -518,7 +519,7 @@ class ImageAnalysis:
             raw_std = _mad_std(residual[~invalid])
             smoothed_std = _mad_std(smoothed[~invalid])
         factor = smoothed_std / raw_std if raw_std > 0 else 1.0
-        segm = _detect_quietly(
+        segm = detect_sources_quietly(
             smoothed,
             threshold_sigma * float(factor) * rms,
             n_pixels=n_pixels,
@@ -531,6 +532,11 @@ class ImageAnalysis:
             return mask, None
         return _upsample2(mask, self.data.shape), mask
 
+    @property
+    def cached_segmentations(self) -> frozenset[tuple[float, int]]:
+        """The ``(threshold_sigma, n_pixels)`` whose whole-image segmentation is computed."""
+        return frozenset(self._segmentations)
+
     def segmentation(self, threshold_sigma: float, n_pixels: int = 10) -> SegmentationImage | None:
         """Blast's segmentation: ``detect_sources(data - bkg, sigma * rms, n_pixels)``.
 
@@ -538,7 +544,7 @@ class ImageAnalysis:
         """
         key = (float(threshold_sigma), int(n_pixels))
         if key not in self._segmentations:
-            self._segmentations[key] = _detect_quietly(
+            self._segmentations[key] = detect_sources_quietly(
                 self.subtracted,
                 key[0] * self.background_rms,
                 n_pixels=key[1],

@@ -11,8 +11,9 @@ from collections.abc import Sequence
 import numpy as np
 from astropy.wcs import WCS
 from photutils.aperture import SkyAperture
+from photutils.segmentation import SourceCatalog
 
-from blast_pipeline.science.background import ImageAnalysis
+from blast_pipeline.science.background import ImageAnalysis, detect_sources_quietly
 from blast_pipeline.science.cosmology import local_aperture_radius_arcsec
 from blast_pipeline.science.pixel_apertures import to_pixel
 
@@ -63,15 +64,110 @@ def is_contaminated(
     in_image, in_mask = mask.get_overlap_slices(analysis.shape)
     if in_image is None:
         return None
+    inside = mask.data[in_mask] >= 1.0
+    centre = tuple(float(c) for c in np.ravel(aperture.positions)[:2])
+    if (threshold_sigma, n_pixels) not in analysis.cached_segmentations:
+        # Usually a window around the aperture decides, at a fraction of the whole image's cost.
+        decided = _contamination_in_window(
+            analysis, in_image, inside, centre, threshold_sigma, n_pixels
+        )
+        if decided is not None:
+            return decided
     catalog = analysis.catalog(threshold_sigma, n_pixels)
     if catalog is None:
         return False
-    x, y = aperture.positions
-    distance = np.hypot(np.asarray(catalog.x_centroid) - x, np.asarray(catalog.y_centroid) - y)
+    distance = np.hypot(
+        np.asarray(catalog.x_centroid) - centre[0], np.asarray(catalog.y_centroid) - centre[1]
+    )
     centre_label = int(catalog.labels[int(np.nanargmin(distance))])
     segmentation = analysis.segmentation(threshold_sigma, n_pixels)
-    labels = np.unique(segmentation.data[in_image][mask.data[in_mask] >= 1.0])
+    labels = np.unique(segmentation.data[in_image][inside])
     return bool(np.any((labels != 0) & (labels != centre_label)))
+
+
+#: First window: the aperture's bounding box grown by this many pixels on each side (doubled
+#: at each retry, at most `_WINDOW_TRIES` windows before the whole image).
+_WINDOW_MARGIN = 48
+_WINDOW_TRIES = 3
+
+
+def _contamination_in_window(
+    analysis: ImageAnalysis,
+    in_image: tuple[slice, slice],
+    inside: np.ndarray,
+    centre: tuple[float, float],
+    threshold_sigma: float,
+    n_pixels: int,
+) -> bool | None:
+    """`is_contaminated` decided from a window around the aperture, or None when the window
+    cannot decide (then the whole image is segmented). Exact, not an approximation:
+
+    * the window is used only if no above-threshold pixel group touches its edge, so every
+      segment in it is a whole segment of the image (same pixels, same size cut, same centroid);
+    * a segment outside the window has its centroid outside (its pixels are all above a
+      positive threshold, so the centroid lies in their convex hull), hence farther from the
+      centre than the window's edge. With no segment or two or more segments inside the
+      aperture the answer does not depend on which source is central; with exactly one, it is
+      clean only if that segment is the nearest of the window and nearer than the window's
+      edge, contaminated if another segment of the window is nearer, undecided otherwise.
+    """
+    ny, nx = analysis.shape
+    y_slice, x_slice = in_image
+    for attempt in range(_WINDOW_TRIES):
+        margin = _WINDOW_MARGIN * 2**attempt
+        y0, y1 = max(y_slice.start - margin, 0), min(y_slice.stop + margin, ny)
+        x0, x1 = max(x_slice.start - margin, 0), min(x_slice.stop + margin, nx)
+        if (y1 - y0) * (x1 - x0) * 2 > ny * nx:
+            return None  # as costly as the whole image, which is then cached
+        window = (slice(y0, y1), slice(x0, x1))
+        data = analysis.subtracted[window]
+        threshold = threshold_sigma * analysis.background_rms[window]
+        invalid = analysis.invalid_mask[window]
+        above = (data > threshold) & ~invalid
+        if _touches_an_inner_edge(above, (y0 > 0, y1 < ny, x0 > 0, x1 < nx)):
+            continue
+        segm = detect_sources_quietly(
+            data, threshold, n_pixels=n_pixels, mask=invalid if invalid.any() else None
+        )
+        if segm is None:
+            return False
+        labels = np.unique(
+            segm.data[
+                y_slice.start - y0 : y_slice.stop - y0, x_slice.start - x0 : x_slice.stop - x0
+            ][inside]
+        )
+        labels = labels[labels != 0]
+        if labels.size != 1:
+            return bool(labels.size)
+        catalog = SourceCatalog(data, segm, mask=invalid if invalid.any() else None)
+        distance = np.hypot(
+            np.asarray(catalog.x_centroid) + x0 - centre[0],
+            np.asarray(catalog.y_centroid) + y0 - centre[1],
+        )
+        nearest = int(np.nanargmin(distance))
+        if int(catalog.labels[nearest]) != int(labels[0]):
+            return True
+        edge = min(
+            centre[0] - x0 + 0.5 if x0 > 0 else np.inf,
+            x1 - 0.5 - centre[0] if x1 < nx else np.inf,
+            centre[1] - y0 + 0.5 if y0 > 0 else np.inf,
+            y1 - 0.5 - centre[1] if y1 < ny else np.inf,
+        )
+        if distance[nearest] < edge:
+            return False
+    return None
+
+
+def _touches_an_inner_edge(above: np.ndarray, inner: tuple[bool, bool, bool, bool]) -> bool:
+    """Whether ``above`` has a pixel on an edge of the window that is not the image's edge
+    (bottom, top, left, right)."""
+    bottom, top, left, right = inner
+    return bool(
+        (bottom and above[0].any())
+        or (top and above[-1].any())
+        or (left and above[:, 0].any())
+        or (right and above[:, -1].any())
+    )
 
 
 def global_validation_flag(contaminated: bool, n_uncontaminated: int) -> str:

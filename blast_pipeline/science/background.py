@@ -8,11 +8,12 @@ does the estimate once, with Blast's box size and estimators, but with the sourc
 1. A first background, only to find the sources: Blast's ``Background2D`` (box
    ``int(0.1 * sqrt(N_pix))``, ``SExtractorBackground(sigma_clip=None)``, or
    ``MeanBackground(SigmaClip(3))`` for GALEX; retried with ``exclude_percentile=50`` on
-   `ValueError`) computed on the 2 x 2-binned image with half the box (a quarter of the cost);
+   `ValueError`) computed on the image binned in 4 x 4 blocks (`BIN_FACTOR`) with the box
+   divided by 4 (the same box on the sky, a sixteenth of the cost);
    GALEX images (small) and images too small to bin get Blast's full-resolution pass.
 2. One detection pass on the smoothed, background-subtracted binned image (the full-resolution
    one after a full-resolution first pass); the segmentation is dilated into a source mask and
-   each masked binned pixel masks its 2 x 2 block.
+   each masked binned pixel masks its block.
 3. Blast's ``Background2D`` (same box on the sky, same estimator) with that mask: on the binned
    image for large images (`BINNED_FINAL_MIN_PIXELS`: the PanSTARRS, DES/Legacy Survey and
    SDSS cutouts; the RMS is scaled by the full-resolution to binned noise ratio measured on the
@@ -102,17 +103,30 @@ def estimate_background(
             ) from err
 
 
-def _bin2(data: np.ndarray, all_finite: bool = False) -> np.ndarray:
-    """``data`` averaged in 2 x 2 blocks (a trailing odd row or column dropped), NaN ignored;
-    NaN where a block has no finite pixel. ``all_finite`` says ``data`` has no NaN."""
+#: Block size (pixels a side) of the binned image that large images' backgrounds are
+#: estimated on.
+BIN_FACTOR = 4
+
+
+def _bin2_finite(data: np.ndarray) -> np.ndarray:
+    """``data`` (no NaN) averaged in 2 x 2 blocks, a trailing odd row or column dropped."""
     ny, nx = (data.shape[0] // 2) * 2, (data.shape[1] // 2) * 2
-    if all_finite:
-        total = data[0:ny:2, 0:nx:2] + data[1:ny:2, 0:nx:2]
-        total += data[0:ny:2, 1:nx:2]
-        total += data[1:ny:2, 1:nx:2]
-        total *= 0.25
-        return total
-    blocks = data[:ny, :nx].reshape(ny // 2, 2, nx // 2, 2)
+    total = data[0:ny:2, 0:nx:2] + data[1:ny:2, 0:nx:2]
+    total += data[0:ny:2, 1:nx:2]
+    total += data[1:ny:2, 1:nx:2]
+    total *= 0.25
+    return total
+
+
+def _bin(data: np.ndarray, factor: int, all_finite: bool = False) -> np.ndarray:
+    """``data`` averaged in ``factor`` x ``factor`` blocks (trailing rows and columns that do
+    not fill a block dropped), NaN ignored; NaN where a block has no finite pixel.
+    ``all_finite`` says ``data`` has no NaN."""
+    if all_finite and factor in (2, 4):
+        binned = _bin2_finite(data)
+        return binned if factor == 2 else _bin2_finite(binned)
+    ny, nx = (data.shape[0] // factor) * factor, (data.shape[1] // factor) * factor
+    blocks = data[:ny, :nx].reshape(ny // factor, factor, nx // factor, factor)
     finite = np.isfinite(blocks)
     total = np.where(finite, blocks, 0.0).sum(axis=(1, 3))
     count = finite.sum(axis=(1, 3))
@@ -123,7 +137,7 @@ def _bin2(data: np.ndarray, all_finite: bool = False) -> np.ndarray:
 @dataclass(frozen=True)
 class _FirstPass:
     """The mask-building background pass. ``background``/``rms`` are at full resolution; when
-    the pass ran on the 2 x 2-binned image, ``binned_residual`` (binned image minus its
+    the pass ran on the binned image, ``binned_residual`` (binned image minus its
     background, NaN where no pixel is finite) and ``binned_rms`` are the binned images the
     sources are detected on."""
 
@@ -138,13 +152,13 @@ class _FirstPass:
 def _binned_background(
     data: np.ndarray, filter_name: str | None, all_finite: bool = False
 ) -> _FirstPass | None:
-    """The first (mask-building) pass on the 2 x 2-binned image: Blast's estimator, half
-    Blast's box (so the same box on the sky), a quarter of the cost. None if the image is too
+    """The first (mask-building) pass on the binned image (`BIN_FACTOR`): Blast's estimator,
+    Blast's box divided by the factor (about the same box on the sky), a fraction of the cost. None if the image is too
     small or the estimate fails."""
-    box = background_box_size(data.shape) // 2
-    if box < 2 or min(data.shape) < 4:
+    box = background_box_size(data.shape) // BIN_FACTOR
+    if box < 2 or min(data.shape) < 2 * BIN_FACTOR:
         return None
-    binned = _bin2(data, all_finite)
+    binned = _bin(data, BIN_FACTOR, all_finite)
     invalid = ~np.isfinite(binned)
     mask = invalid if invalid.any() else None
     bkg = None
@@ -163,10 +177,10 @@ def _binned_background(
     return _FirstPass(None, None, residual, rms, binned, box)
 
 
-def _upsample2(binned: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Each pixel of a binned image repeated over its 2 x 2 block; a dropped odd row/column
-    repeats the last one."""
-    full = binned.repeat(2, axis=0).repeat(2, axis=1)
+def _upsample(binned: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Each pixel of a binned image repeated over its block; dropped trailing rows/columns
+    repeat the last one."""
+    full = binned.repeat(BIN_FACTOR, axis=0).repeat(BIN_FACTOR, axis=1)
     pad = ((0, shape[0] - full.shape[0]), (0, shape[1] - full.shape[1]))
     return np.pad(full, pad, mode="edge") if pad[0][1] or pad[1][1] else full
 
@@ -178,8 +192,9 @@ def _binned_final_background(
     full_mask: np.ndarray,
     filter_name: str | None,
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """The source-masked background of a large image, estimated on its 2 x 2-binned version
-    (Blast's estimator, the same boxes on the sky, a quarter of the cost); None if it fails.
+    """The source-masked background of a large image, estimated on its binned version
+    (Blast's estimator, about the same boxes on the sky, a fraction of the cost); None if it
+    fails.
 
     The background of a box is the same on the binned image (block means keep the mean, and
     the sigma-clipped mode of masked sky is unbiased either way). The RMS is not: it is the RMS
@@ -194,9 +209,9 @@ def _binned_final_background(
         )
     except ValueError:
         return None
-    covered = (2 * binned.shape[0], 2 * binned.shape[1])
+    covered = (BIN_FACTOR * binned.shape[0], BIN_FACTOR * binned.shape[1])
     mesh = np.asarray(bkg.background_mesh, dtype=float)
-    background = _zoom_mesh(mesh, 2 * first.box, data.shape, covered)
+    background = _zoom_mesh(mesh, BIN_FACTOR * first.box, data.shape, covered)
     binned_sky = binned - _zoom_mesh(mesh, first.box, binned.shape)
     binned_sky = binned_sky[~(binned_mask | invalid)]
     # Every fourth row is plenty for a noise scale (half a million pixels of a PanSTARRS
@@ -211,7 +226,7 @@ def _binned_final_background(
     if not np.isfinite(ratio) or ratio <= 0:
         return None
     rms_mesh = np.asarray(bkg.background_rms_mesh, dtype=float) * ratio
-    rms = _zoom_mesh(rms_mesh, 2 * first.box, data.shape, covered)
+    rms = _zoom_mesh(rms_mesh, BIN_FACTOR * first.box, data.shape, covered)
     return background, rms
 
 
@@ -414,7 +429,7 @@ class ImageAnalysis:
         source_mask = None
         plain = final = None
         if mask_sources:
-            # The mask is built on a cheaper first pass (the 2 x 2-binned image; Blast's own
+            # The mask is built on a cheaper first pass (the binned image; Blast's own
             # plain pass for GALEX); the final background is Blast's, masked, or Blast's plain
             # one if there is no mask or the masked pass fails.
             first = None
@@ -494,15 +509,15 @@ class ImageAnalysis:
         full-resolution mask; also returns the binned mask after a binned first pass. None for
         the masks if nothing is detected.
 
-        After a binned first pass the detection runs on the binned image (a quarter of the
+        After a binned first pass the detection runs on the binned image (a fraction of the
         pixels; ``n_pixels`` and ``dilate_radius`` are scaled from full-resolution pixels) and
-        each masked binned pixel masks its 2 x 2 block.
+        each masked binned pixel masks its block.
         """
         if first.binned_residual is not None:
             residual, rms = first.binned_residual, first.binned_rms
             invalid = ~np.isfinite(residual)
-            n_pixels = max(1, math.ceil(n_pixels / 4))
-            dilate_radius = math.ceil(dilate_radius / 2)
+            n_pixels = max(1, math.ceil(n_pixels / BIN_FACTOR**2))
+            dilate_radius = math.ceil(dilate_radius / BIN_FACTOR)
         else:
             residual = self.data - first.background
             rms = first.rms
@@ -530,7 +545,7 @@ class ImageAnalysis:
         mask = dilate_disc(segm.data != 0, dilate_radius)
         if first.binned_residual is None:
             return mask, None
-        return _upsample2(mask, self.data.shape), mask
+        return _upsample(mask, self.data.shape), mask
 
     @property
     def cached_segmentations(self) -> frozenset[tuple[float, int]]:

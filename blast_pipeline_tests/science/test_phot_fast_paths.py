@@ -103,12 +103,18 @@ def test_binned_final_background_matches_the_full_resolution_one(shape):
     background = background_image(full, shape)
     rms = background_image(full, shape, rms=True)
     assert analysis.background.shape == analysis.background_rms.shape == shape
-    # A box's background is known to ~0.03 sigma (10^4 correlated pixels, mode estimator);
-    # the two estimates use different pixels, so they agree to that, not to rounding.
+    # A box's background is known to ~0.03-0.05 sigma (10^4 correlated pixels, 625 binned
+    # ones, mode estimator); the two estimates use different values, so they agree to that
+    # (over 100 boxes), not to rounding.
     difference = np.abs(analysis.background - background) / rms
-    assert np.median(difference) < 0.02
-    assert np.max(difference) < 0.1
-    np.testing.assert_allclose(analysis.background_rms, rms, rtol=0.03)
+    assert np.median(difference) < 0.03
+    assert np.max(difference) < 0.15
+    # A box's RMS from 625 binned values is known to ~1/sqrt(2 x 625) ~ 3 %, and the noise
+    # ratio (mad_std of ~50,000 binned sky values) to ~1 %: no more bias, and scatter of that
+    # size.
+    ratio = analysis.background_rms / rms
+    assert abs(np.median(ratio) - 1.0) < 0.025
+    assert np.percentile(np.abs(ratio - 1.0), 99) < 0.06
     # and the noise really is correlated: white-noise scaling (x2) would be 40 % off
     assert np.median(analysis.background_rms) == pytest.approx(1.0, rel=0.05)
 

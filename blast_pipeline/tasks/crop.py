@@ -61,17 +61,17 @@ class CropTransientImages(TransientTaskRunner):
                     Aperture.name == global_aperture_name(cutout), Aperture.type == "global"
                 )
             )
-            with fits.open(original, memmap=False) as hdul:
-                hdu = fits.PrimaryHDU(data=hdul[0].data.copy(), header=hdul[0].header.copy())
-            size = crop_size_pixels(
-                WCS(hdu.header),
-                transient.ra_deg,
-                transient.dec_deg,
-                redshift=z,
-                host_ra_dec=host_ra_dec,
-                aperture=None if aperture is None else sky_aperture_of(aperture),
-            )
-            crop = crop_cutout(hdu, transient.ra_deg, transient.dec_deg, size)
+            # Memory-mapped: only the crop's rows are read; crop_cutout copies what it keeps.
+            with fits.open(original, memmap=True) as hdul:
+                size = crop_size_pixels(
+                    WCS(hdul[0].header),
+                    transient.ra_deg,
+                    transient.dec_deg,
+                    redshift=z,
+                    host_ra_dec=host_ra_dec,
+                    aperture=None if aperture is None else sky_aperture_of(aperture),
+                )
+                crop = crop_cutout(hdul[0], transient.ra_deg, transient.dec_deg, size)
             if crop is None:
                 context.log.info(f"{filter_name}: the transient is outside the image; not cropped")
                 cutout.cropped_path = None

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from blast_pipeline.db.models import Aperture, Cutout, Transient
 from blast_pipeline.files import relative_to_root, thumbnail_path
 from blast_pipeline.runners.base import MarkdownText, TaskContext, TransientTaskRunner
-from blast_pipeline.science.thumbnails import render_thumbnail_png
+from blast_pipeline.science.thumbnails import render_thumbnail_png, shrink_png
 from blast_pipeline.statuses import PROCESSED
 from blast_pipeline.tasks.apertures import (
     global_aperture_name,
@@ -58,7 +58,7 @@ def render_transient_thumbnail(
         image.data, image.wcs, path, title=f"{transient.name} {filter_name}", **kwargs
     )
     preview = path.with_suffix(".preview.png")
-    render_thumbnail_png(image.data, image.wcs, preview, size_pixels=UI_PREVIEW_PIXELS, **kwargs)
+    shrink_png(path, preview, UI_PREVIEW_PIXELS)
     context.add_metadata(
         thumbnail=relative_to_root(data_root, path),
         filter=filter_name,

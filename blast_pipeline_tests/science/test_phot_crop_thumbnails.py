@@ -14,7 +14,7 @@ from photutils.aperture import SkyCircularAperture, SkyEllipticalAperture
 
 from blast_pipeline.science.cosmology import angular_size_arcsec
 from blast_pipeline.science.crop import crop_cutout, crop_size_pixels, pixel_scale_arcsec
-from blast_pipeline.science.thumbnails import render_thumbnail_png
+from blast_pipeline.science.thumbnails import render_thumbnail_png, shrink_png
 
 SN_RA, SN_DEC = HOST_RA + 4 / 3600, HOST_DEC + 2 / 3600
 
@@ -103,3 +103,52 @@ def test_thumbnail_png(tmp_path):
         render_thumbnail_png(
             image.data, image.wcs, tmp_path / "x.png", transient=(SN_RA, SN_DEC), size_pixels=1600
         )
+
+
+def test_shrunk_preview_is_the_thumbnail_at_a_smaller_size(tmp_path):
+    image = sersic_image(amplitude=5.0, seed=3)
+    path = render_thumbnail_png(
+        image.data, image.wcs, tmp_path / "thumb.png", transient=(SN_RA, SN_DEC), size_pixels=400
+    )
+    preview = shrink_png(path, tmp_path / "preview" / "p.png", 100)
+    big, small = imread(path)[..., :3], imread(preview)[..., :3]
+    assert small.shape == (100, 100, 3)
+    # the same picture: the big one averaged in 4 x 4 blocks is close to the preview
+    blocks = big.reshape(100, 4, 100, 4, 3).mean(axis=(1, 3))
+    assert np.abs(blocks - small).mean() < 0.05
+    with pytest.raises(ValueError, match="size_pixels"):
+        shrink_png(path, tmp_path / "x.png", 0)
+
+
+def test_thumbnail_overlays_are_where_the_sky_positions_are(tmp_path):
+    """North up, east left: the transient's cross, the host's x and an aperture's outline are
+    drawn at the canvas pixels of their sky positions, in their colours; the image itself is
+    the zscale/asinh grey map (bright galaxy centre, darker sky)."""
+    image = sersic_image((200, 200), amplitude=50.0, seed=3)
+    wcs = image.wcs
+    # a circle of 40 px radius around pixel (60, 140): upper left of the image
+    centre = wcs.pixel_to_world(60.0, 140.0)
+    circle = SkyCircularAperture(centre, 40 * 0.25 * u.arcsec)
+    sn = wcs.pixel_to_world(150.0, 50.0)  # lower right
+    path = render_thumbnail_png(
+        image.data,
+        wcs,
+        tmp_path / "t.png",
+        transient=(sn.ra.deg, sn.dec.deg),
+        host=(HOST_RA, HOST_DEC),
+        apertures=[(circle, "lime", "global")],
+        size_pixels=400,
+    )
+    rgb = (imread(path)[..., :3] * 255).round().astype(int)
+    assert rgb.shape == (400, 400, 3)
+
+    def at(x, y):  # canvas pixel of image pixel (x, y): 2 canvas pixels per image pixel
+        return rgb[int(400 - (y + 0.5) * 2), int((x + 0.5) * 2)]
+
+    assert tuple(at(60 + 40, 140)) == (0, 255, 0)  # the circle's right-most point
+    assert tuple(at(60, 140 - 40)) == (0, 255, 0)
+    assert tuple(at(150, 50)) == (0, 255, 255)  # the transient's cross
+    host_x, host_y = wcs.world_to_pixel(SkyCoord(HOST_RA * u.deg, HOST_DEC * u.deg))
+    assert tuple(at(float(host_x), float(host_y))) == (255, 0, 0)
+    grey = rgb[..., 0]
+    assert grey[200 - 40 : 200 - 30, 200 - 5 : 200 + 5].mean() > grey[:40, 300:].mean() + 50

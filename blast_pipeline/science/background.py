@@ -49,6 +49,7 @@ from scipy.ndimage import correlate1d, maximum_filter1d, zoom
 __all__ = [
     "BackgroundEstimationError",
     "ImageAnalysis",
+    "MeshMap",
     "background_box_size",
     "background_image",
     "detect_sources_quietly",
@@ -191,7 +192,7 @@ def _binned_final_background(
     binned_mask: np.ndarray,
     full_mask: np.ndarray,
     filter_name: str | None,
-) -> tuple[np.ndarray, np.ndarray] | None:
+) -> tuple[MeshMap, MeshMap] | None:
     """The source-masked background of a large image, estimated on its binned version
     (Blast's estimator, about the same boxes on the sky, a fraction of the cost); None if it
     fails.
@@ -211,14 +212,16 @@ def _binned_final_background(
         return None
     covered = (BIN_FACTOR * binned.shape[0], BIN_FACTOR * binned.shape[1])
     mesh = np.asarray(bkg.background_mesh, dtype=float)
-    background = _zoom_mesh(mesh, BIN_FACTOR * first.box, data.shape, covered)
+    box = (BIN_FACTOR * first.box, BIN_FACTOR * first.box)
+    shape = (int(data.shape[0]), int(data.shape[1]))
+    background = MeshMap(mesh, box, shape, covered)
     binned_sky = binned - _zoom_mesh(mesh, first.box, binned.shape)
     binned_sky = binned_sky[~(binned_mask | invalid)]
     # Every fourth row is plenty for a noise scale (half a million pixels of a PanSTARRS
     # cutout; `_mad_std` subsamples further).
-    rows = slice(None, None, 4)
+    rows = (slice(None, None, 4), slice(None))
     sky = ~full_mask[rows] & np.isfinite(data[rows])
-    full_sky = (data[rows] - background[rows])[sky]
+    full_sky = (data[rows] - background.region(rows))[sky]
     if binned_sky.size < 100 or full_sky.size < 100:
         return None
     binned_std = _mad_std(binned_sky)
@@ -226,8 +229,46 @@ def _binned_final_background(
     if not np.isfinite(ratio) or ratio <= 0:
         return None
     rms_mesh = np.asarray(bkg.background_rms_mesh, dtype=float) * ratio
-    rms = _zoom_mesh(rms_mesh, BIN_FACTOR * first.box, data.shape, covered)
-    return background, rms
+    return background, MeshMap(rms_mesh, box, shape, covered)
+
+
+@dataclass(frozen=True)
+class MeshMap:
+    """A ``Background2D`` mesh (background or RMS) and how it maps onto an image: boxes of
+    ``box`` (y, x) pixels zoomed as photutils zooms them onto ``covered`` pixels, the image's
+    rows/columns beyond repeating the last ones. Whole images or regions of them are made on
+    demand (`image`, `region`), so a task that needs a few apertures' pixels does not pay for
+    full-resolution maps."""
+
+    mesh: np.ndarray
+    box: tuple[int, int]
+    shape: tuple[int, int]
+    covered: tuple[int, int]
+
+    @classmethod
+    def of(cls, bkg: Background2D, shape: tuple[int, int], *, rms: bool = False) -> MeshMap:
+        mesh = np.asarray(bkg.background_rms_mesh if rms else bkg.background_mesh, dtype=float)
+        box = (int(bkg.box_size[0]), int(bkg.box_size[1]))
+        return cls(mesh, box, (int(shape[0]), int(shape[1])), (int(shape[0]), int(shape[1])))
+
+    def image(self) -> np.ndarray:
+        """The whole map (a new array)."""
+        return _zoom_mesh(self.mesh, self.box, self.shape, self.covered)
+
+    def region(self, region: tuple[slice, slice]) -> np.ndarray:
+        """The map on ``region`` (two slices of the image, steps allowed): what ``image()``
+        gives there, without computing the rest."""
+        rows = range(*region[0].indices(self.shape[0]))
+        cols = range(*region[1].indices(self.shape[1]))
+        if np.ptp(self.mesh) == 0:
+            return np.full((len(rows), len(cols)), np.min(self.mesh), dtype=float)
+        zoom_y = _edge_extended(
+            _zoom_operator(self.mesh.shape[0], self.box[0], self.covered[0]), self.shape[0]
+        )
+        zoom_x = _edge_extended(
+            _zoom_operator(self.mesh.shape[1], self.box[1], self.covered[1]), self.shape[1]
+        )
+        return _zoomed(self.mesh, zoom_y[region[0]], zoom_x[region[1]])
 
 
 #: Rows per matrix product in `background_image`.
@@ -282,11 +323,16 @@ def _zoom_mesh(
     box_y, box_x = (int(box), int(box)) if np.ndim(box) == 0 else (int(b) for b in box)
     zoom_y = _edge_extended(_zoom_operator(mesh.shape[0], box_y, covered[0]), shape[0])
     zoom_x = _edge_extended(_zoom_operator(mesh.shape[1], box_x, covered[1]), shape[1])
+    return _zoomed(mesh, zoom_y, zoom_x)
+
+
+def _zoomed(mesh: np.ndarray, zoom_y: np.ndarray, zoom_x: np.ndarray) -> np.ndarray:
+    """``clip(zoom_y @ mesh @ zoom_x.T)`` to the mesh's range, as a new array."""
     columns = mesh @ zoom_x.T
-    image = np.empty(shape)
+    image = np.empty((zoom_y.shape[0], zoom_x.shape[0]))
     # Small row blocks keep OpenBLAS single-threaded: a whole-image product wakes its worker
     # threads, which then spin on the second core (+30% CPU for the image analysis).
-    for start in range(0, shape[0], _ZOOM_ROWS):
+    for start in range(0, image.shape[0], _ZOOM_ROWS):
         stop = start + _ZOOM_ROWS
         np.matmul(zoom_y[start:stop], columns, out=image[start:stop])
     np.clip(image, mesh.min(), mesh.max(), out=image)
@@ -462,13 +508,11 @@ class ImageAnalysis:
                 else estimate_background(self.data, filter_name=filter_name, mask=invalid)
             )
         if isinstance(final, tuple):
-            background, rms = final
+            self.background_map, self.rms_map = final
         else:
-            background = background_image(final, self.data.shape)
-            rms = background_image(final, self.data.shape, rms=True)
-        # background_image and dilate_disc return new arrays: frozen without a copy.
-        self.background = _frozen(background)
-        self.background_rms = _frozen(rms)
+            self.background_map = MeshMap.of(final, self.data.shape)
+            self.rms_map = MeshMap.of(final, self.data.shape, rms=True)
+        # dilate_disc returns a new array: frozen without a copy.
         self.source_mask = None if source_mask is None else _frozen(source_mask)
         self._segmentations: dict[tuple[float, int], SegmentationImage | None] = {}
         self._catalogs: dict[tuple[float, int], SourceCatalog | None] = {}
@@ -498,9 +542,39 @@ class ImageAnalysis:
         return self.data.shape
 
     @cached_property
+    def background(self) -> np.ndarray:
+        """The background image (read-only; made on first use, see `background_in`)."""
+        return _frozen(self.background_map.image())
+
+    @cached_property
+    def background_rms(self) -> np.ndarray:
+        """The background RMS image (read-only; made on first use, see `background_rms_in`)."""
+        return _frozen(self.rms_map.image())
+
+    @cached_property
     def subtracted(self) -> np.ndarray:
         """The background-subtracted image (read-only)."""
         return _frozen(self.data - self.background)  # a new array: frozen without a copy
+
+    def _whole(self, name: str) -> np.ndarray | None:
+        return self.__dict__.get(name)  # a cached_property already made, else None
+
+    def background_in(self, region: tuple[slice, slice]) -> np.ndarray:
+        """``background[region]``, without making the whole image if it is not made yet."""
+        whole = self._whole("background")
+        return whole[region] if whole is not None else self.background_map.region(region)
+
+    def background_rms_in(self, region: tuple[slice, slice]) -> np.ndarray:
+        """``background_rms[region]``, without making the whole image if it is not made yet."""
+        whole = self._whole("background_rms")
+        return whole[region] if whole is not None else self.rms_map.region(region)
+
+    def subtracted_in(self, region: tuple[slice, slice]) -> np.ndarray:
+        """``subtracted[region]``, without making the whole image if it is not made yet."""
+        whole = self._whole("subtracted")
+        return (
+            whole[region] if whole is not None else self.data[region] - self.background_in(region)
+        )
 
     def _make_source_mask(
         self, first: _FirstPass, threshold_sigma: float, n_pixels: int, dilate_radius: int

@@ -210,12 +210,12 @@ def measure_aperture_photometry(
     if raw_sum == 0:
         return None
 
-    data = image[box] - analysis.background[box]
+    data = image[box] - analysis.background_in(box)
     if spec.survey == "WISE" and not analysis.source_masked:
         x, y = aperture.positions
         r = float(aperture.r if isinstance(aperture, CircularAperture) else aperture.a)
         data = data - LocalBackground(r, 2.0 * r)(image - analysis.background, x, y)
-    error = calc_total_error(data, analysis.background_rms[box], gain)
+    error = calc_total_error(data, analysis.background_rms_in(box), gain)
     counts = float(weights.get_values(data).sum())
     if spec.survey == "2MASS":
         # https://wise2.ipac.caltech.edu/staff/jarrett/2mass/3chan/noise/

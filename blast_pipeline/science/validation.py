@@ -120,8 +120,8 @@ def _contamination_in_window(
         if (y1 - y0) * (x1 - x0) * 2 > ny * nx:
             return None  # as costly as the whole image, which is then cached
         window = (slice(y0, y1), slice(x0, x1))
-        data = analysis.subtracted[window]
-        threshold = threshold_sigma * analysis.background_rms[window]
+        data = analysis.subtracted_in(window)
+        threshold = threshold_sigma * analysis.background_rms_in(window)
         invalid = analysis.invalid_mask[window]
         above = (data > threshold) & ~invalid
         if _touches_an_inner_edge(above, (y0 > 0, y1 < ny, x0 > 0, x1 < nx)):

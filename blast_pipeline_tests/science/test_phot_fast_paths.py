@@ -171,3 +171,28 @@ def test_cached_pixel_aperture_equals_to_pixel():
             for attr in ("r", "a", "b", "theta"):
                 if hasattr(expected, attr):
                     assert getattr(got, attr) == getattr(expected, attr)
+
+
+@pytest.mark.parametrize("shape", [(1000, 1000), (901, 863), (256, 256)])
+def test_background_regions_equal_the_whole_maps(shape):
+    """`background_in`/`background_rms_in`/`subtracted_in` give the whole images' pixels,
+    whether or not the whole images were made (binned and full-resolution estimates)."""
+    image = _correlated_sky(shape, seed=2) + sersic_image(shape, seed=4, amplitude=40.0).model
+    lazy = ImageAnalysis(image, filter_name="PanSTARRS_r")
+    whole = ImageAnalysis(image, filter_name="PanSTARRS_r")
+    regions = [
+        (slice(0, 17), slice(5, 40)),
+        (slice(shape[0] - 30, shape[0]), slice(shape[1] - 9, shape[1])),
+        (slice(None, None, 4), slice(None)),
+        (slice(100, 180, 3), slice(37, 200, 7)),
+    ]
+    for region in regions:
+        np.testing.assert_allclose(lazy.background_in(region), whole.background[region], rtol=1e-13)
+        np.testing.assert_allclose(
+            lazy.background_rms_in(region), whole.background_rms[region], rtol=1e-13
+        )
+        np.testing.assert_allclose(
+            lazy.subtracted_in(region), whole.subtracted[region], rtol=1e-12, atol=1e-9
+        )
+        np.testing.assert_array_equal(whole.background_in(region), whole.background[region])
+    assert "background" not in vars(lazy)  # nothing whole was made for the regions

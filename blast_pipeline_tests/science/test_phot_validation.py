@@ -159,6 +159,17 @@ def test_the_window_around_the_aperture_decides_exactly_as_the_whole_image(
     assert len(by_window) >= 30 and {True, False} <= set(by_window)
 
 
+def _flat_sky_analysis(data):
+    """What `_contamination_in_window` reads of an `ImageAnalysis`, for a noiseless image on a
+    zero background with unit RMS."""
+    return SimpleNamespace(
+        shape=data.shape,
+        subtracted_in=lambda region: data[region],
+        background_rms_in=lambda region: np.ones_like(data)[region],
+        invalid_mask=np.zeros(data.shape, dtype=bool),
+    )
+
+
 def test_a_source_just_outside_the_window_can_be_the_central_one(monkeypatch):
     """The one segment in the aperture (L) is the nearest of the first window, but a source (S)
     just outside that window is nearer still: the window must not answer "clean"; the wider
@@ -168,12 +179,7 @@ def test_a_source_just_outside_the_window_can_be_the_central_one(monkeypatch):
         data[k - 1 : k + 2, k - 1 : k + 2] = 50.0
     data[60:62, 60:62] = 10000.0  # ... to a bright knot: L's centroid is 14.7 px away
     data[49:52, 63:66] = 100.0  # S, 14 px away, just beyond the first window (cols 38-62)
-    analysis = SimpleNamespace(
-        shape=data.shape,
-        subtracted=data,
-        background_rms=np.ones_like(data),
-        invalid_mask=np.zeros(data.shape, dtype=bool),
-    )
+    analysis = _flat_sky_analysis(data)
     aperture = (slice(48, 53), slice(48, 53))
     inside = np.ones((5, 5), dtype=bool)
     monkeypatch.setattr(validation, "_WINDOW_MARGIN", 10)
@@ -194,12 +200,7 @@ def test_a_segment_that_leaves_the_window_is_not_cut_in_two(monkeypatch):
     data = np.zeros((100, 100))
     data[45:71, 48] = data[45:71, 52] = 100.0  # two arms through the aperture ...
     data[68:71, 48:53] = 100.0  # ... joined at rows 68-70, beyond the first window (38-62)
-    analysis = SimpleNamespace(
-        shape=data.shape,
-        subtracted=data,
-        background_rms=np.ones_like(data),
-        invalid_mask=np.zeros(data.shape, dtype=bool),
-    )
+    analysis = _flat_sky_analysis(data)
     aperture = (slice(48, 53), slice(48, 53))
     inside = np.ones((5, 5), dtype=bool)
     monkeypatch.setattr(validation, "_WINDOW_MARGIN", 10)

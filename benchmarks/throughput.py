@@ -29,6 +29,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fov", type=float, default=360.0, help="cutout side, arcsec")
     p.add_argument("--timeout", type=float, default=6 * 3600, help="seconds")
     p.add_argument("--keep-log", type=Path, help="copy the daemon's log here")
+    p.add_argument(
+        "--keep-cutouts",
+        action="store_true",
+        help="keep finished transients' downloaded cutouts (~90 MB each at 360\")",
+    )
     args = p.parse_args(argv)
 
     tmp = Path(tempfile.mkdtemp(prefix="blast-throughput-"))
@@ -52,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     from blast_pipeline.db.models import Transient
     from blast_pipeline.db.task_register import initialise_registers
     from blast_pipeline.db.transients import NewTransient, add_transient
+    from blast_pipeline.files import transient_dir
     from blast_pipeline.resources import blast_resource_from_env
     from blast_pipeline.runners.graph import WorkflowGraph
     from blast_pipeline.runners.pools import apply_pool_limits
@@ -98,6 +104,18 @@ def main(argv: list[str] | None = None) -> int:
                     select(func.count(Transient.id)).where(Transient.progress == 100)
                 )
 
+        cleaned: set[str] = set()
+
+        def remove_finished_cutouts() -> None:
+            """1,000 transients' cutouts at Blast's geometry are ~90 GB: more than this
+            machine's disk. A finished transient's downloaded images are no longer read, so
+            they are deleted as transients finish (crops and thumbnails are kept)."""
+            with services.database.session() as session:
+                names = session.scalars(select(Transient.name).where(Transient.progress == 100))
+                for name in set(names) - cleaned:
+                    shutil.rmtree(transient_dir(services.data_root, name), ignore_errors=True)
+                    cleaned.add(name)
+
         last = -1
         while time.time() - start < args.timeout:
             done = finished()
@@ -106,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
                 last = done
             if done >= args.n or daemon.poll() is not None:
                 break
+            if not args.keep_cutouts:
+                remove_finished_cutouts()
             time.sleep(10)
         elapsed = time.time() - start
     finally:

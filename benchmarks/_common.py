@@ -12,8 +12,20 @@ from blast_pipeline.resources import BlastResource
 from blast_pipeline.runners.base import TransientTaskRunner
 from blast_pipeline.runners.execution import execute_transient_task
 from blast_pipeline.runners.graph import WorkflowGraph
+from blast_pipeline.science.filters import FILTERS, cutout_size_pixels
 from blast_pipeline.services import PipelineServices
 from blast_pipeline.tasks import TASK_RUNNERS
+
+
+def geometry_line(fov: float) -> str:
+    """The cutout geometry a benchmark runs at, one line for its output."""
+    sizes = ", ".join(
+        f"{f.survey} {cutout_size_pixels(f, fov)}px"
+        for f in FILTERS
+        if f.band in ("g", "H", "W1", "NUV")
+    )
+    kind = "Blast's real geometry" if fov == 360.0 else "Blast's real geometry is 360\""
+    return f'geometry: {fov:g}" cutouts ({kind}): {sizes}'
 
 
 def setup_home(home: Path, n: int, seed: int, fov: float) -> BlastResource:

@@ -2,8 +2,8 @@
 starting, with ``dagster-daemon run`` doing the work (sensor -> run queue -> run launcher).
 
 A temporary DAGSTER_HOME gets a copy of the project's ``dagster.yaml`` with its storage moved
-under the temporary folder; BLAST_HOME is a temporary folder and the cutouts are small
-(``--fov``, 60" by default) so runs are quick. The daemon is started from the repository root
+under the temporary folder; BLAST_HOME is a temporary folder; the cutouts have Blast's
+geometry (``--fov``, 360" by default: a transient takes ~3 s, well inside the spacing). The daemon is started from the repository root
 (``dagster-daemon run -w workspace.yaml``) and always stopped at the end (terminate, wait, kill
 on timeout). Transients of the simulated sky are inserted one at a time, ``--spacing`` seconds
 apart, through the same database API as ``blast-pipeline simulate``; for each, the Dagster
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=5, help="transients inserted one at a time")
     p.add_argument("--spacing", type=float, default=20.0, help="seconds between insertions")
-    p.add_argument("--fov", type=float, default=60.0, help="cutout side, arcsec")
+    p.add_argument("--fov", type=float, default=360.0, help="cutout side, arcsec")
     p.add_argument("--timeout", type=float, default=180.0, help="per transient, seconds")
     p.add_argument("--keep-log", type=Path, help="copy the daemon's log here")
     p.add_argument(
@@ -94,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
         "wrapper code location, to measure its effect without editing the project",
     )
     args = p.parse_args(argv)
+    from _common import geometry_line  # imports the project: after argument parsing
+
+    print(geometry_line(args.fov), flush=True)
 
     tmp = Path(tempfile.mkdtemp(prefix="blast-latency-"))
     dagster_home, blast_home = tmp / "dagster_home", tmp / "blast_home"

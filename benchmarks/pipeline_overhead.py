@@ -18,13 +18,12 @@ import time
 from pathlib import Path
 
 import dagster as dg
-from _common import run_transient, setup_home
+from _common import geometry_line, run_transient, setup_home
 
 from blast_pipeline.definitions import build_definitions
 from blast_pipeline.orchestration import process_pending
 from blast_pipeline.resources import BlastResource
 from blast_pipeline.runners.graph import WorkflowGraph
-from blast_pipeline.science.filters import FILTERS, cutout_size_pixels
 from blast_pipeline.tasks import TASK_RUNNERS
 
 
@@ -61,12 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fov", type=float, default=360.0, help="cutout side, arcsec")
     parser.add_argument("--batch-size", type=int, default=20, help="transients per batch run")
     args = parser.parse_args(argv)
-    geometry = ", ".join(
-        f"{f.survey} {cutout_size_pixels(f, args.fov)}px"
-        for f in FILTERS
-        if f.band in ("g", "H", "W1", "NUV")
-    )
-    print(f'geometry: {args.fov:g}" fields ({geometry}); {len(TASK_RUNNERS)} runners')
+    print(f"{geometry_line(args.fov)}; {len(TASK_RUNNERS)} runners")
     with tempfile.TemporaryDirectory(prefix="blast_bench_") as tmp:
         plain, _ = plain_loop(Path(tmp) / "plain", args.n, args.seed, args.fov)
         batch = through_dagster(Path(tmp) / "batch", args.n, args.seed, args.fov, args.batch_size)

@@ -22,12 +22,11 @@ import warnings
 from collections import defaultdict
 from pathlib import Path
 
-from _common import setup_home
+from _common import geometry_line, setup_home
 from photutils.utils import NoDetectionsWarning
 
 from blast_pipeline.runners.execution import execute_transient_task
 from blast_pipeline.runners.graph import WorkflowGraph
-from blast_pipeline.science.filters import FILTERS, cutout_size_pixels
 from blast_pipeline.tasks import TASK_RUNNERS
 
 
@@ -41,12 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore", NoDetectionsWarning)
 
-    geometry = ", ".join(
-        f"{f.survey} {cutout_size_pixels(f, args.fov)}px"
-        for f in FILTERS
-        if f.band in ("g", "H", "W1", "NUV")
-    )
-    print(f'geometry: {args.fov:g}" fields ({geometry})')
+    print(geometry_line(args.fov))
     graph = WorkflowGraph.from_runners(TASK_RUNNERS)
     runners = list(graph.runners)
     wall: dict[str, float] = defaultdict(float)

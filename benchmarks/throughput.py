@@ -36,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = p.parse_args(argv)
 
+    from _common import geometry_line  # imports the project: after argument parsing
+
+    print(geometry_line(args.fov), flush=True)
     tmp = Path(tempfile.mkdtemp(prefix="blast-throughput-"))
     dagster_home, blast_home = tmp / "dagster_home", tmp / "blast_home"
     dagster_home.mkdir()

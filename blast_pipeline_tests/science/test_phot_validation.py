@@ -170,6 +170,15 @@ def _flat_sky_analysis(data):
     )
 
 
+def _decide_in_window(data):
+    """`_contamination_in_window` for the 5 x 5 aperture at rows/columns 48-52 of ``data``
+    (centre (50, 50); 5 sigma, 4 pixels)."""
+    aperture, inside = (slice(48, 53), slice(48, 53)), np.ones((5, 5), dtype=bool)
+    return validation._contamination_in_window(
+        _flat_sky_analysis(data), aperture, inside, (50.0, 50.0), 5.0, 4
+    )
+
+
 def test_a_source_just_outside_the_window_can_be_the_central_one(monkeypatch):
     """The one segment in the aperture (L) is the nearest of the first window, but a source (S)
     just outside that window is nearer still: the window must not answer "clean"; the wider
@@ -179,18 +188,14 @@ def test_a_source_just_outside_the_window_can_be_the_central_one(monkeypatch):
         data[k - 1 : k + 2, k - 1 : k + 2] = 50.0
     data[60:62, 60:62] = 10000.0  # ... to a bright knot: L's centroid is 14.7 px away
     data[49:52, 63:66] = 100.0  # S, 14 px away, just beyond the first window (cols 38-62)
-    analysis = _flat_sky_analysis(data)
-    aperture = (slice(48, 53), slice(48, 53))
-    inside = np.ones((5, 5), dtype=bool)
     monkeypatch.setattr(validation, "_WINDOW_MARGIN", 10)
-    decide = validation._contamination_in_window
-    assert decide(analysis, aperture, inside, (50.0, 50.0), 5.0, 4) is True
+    assert _decide_in_window(data) is True
     monkeypatch.setattr(validation, "_WINDOW_TRIES", 1)
-    assert decide(analysis, aperture, inside, (50.0, 50.0), 5.0, 4) is None
+    assert _decide_in_window(data) is None
     # without S, L is the central source and the aperture is clean
     data[49:52, 63:66] = 0.0
     monkeypatch.setattr(validation, "_WINDOW_TRIES", 3)
-    assert decide(analysis, aperture, inside, (50.0, 50.0), 5.0, 4) is False
+    assert _decide_in_window(data) is False
 
 
 def test_a_segment_that_leaves_the_window_is_not_cut_in_two(monkeypatch):
@@ -200,9 +205,5 @@ def test_a_segment_that_leaves_the_window_is_not_cut_in_two(monkeypatch):
     data = np.zeros((100, 100))
     data[45:71, 48] = data[45:71, 52] = 100.0  # two arms through the aperture ...
     data[68:71, 48:53] = 100.0  # ... joined at rows 68-70, beyond the first window (38-62)
-    analysis = _flat_sky_analysis(data)
-    aperture = (slice(48, 53), slice(48, 53))
-    inside = np.ones((5, 5), dtype=bool)
     monkeypatch.setattr(validation, "_WINDOW_MARGIN", 10)
-    decide = validation._contamination_in_window
-    assert decide(analysis, aperture, inside, (50.0, 50.0), 5.0, 4) is False
+    assert _decide_in_window(data) is False

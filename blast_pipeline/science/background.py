@@ -79,14 +79,19 @@ def _estimator(filter_name: str | None):
 
 
 def estimate_background(
-    data: np.ndarray, *, filter_name: str | None = None, mask: np.ndarray | None = None
+    data: np.ndarray,
+    *,
+    filter_name: str | None = None,
+    mask: np.ndarray | None = None,
+    box: int | None = None,
 ) -> Background2D:
-    """Blast's ``estimate_background``, optionally with a source mask.
+    """Blast's ``estimate_background``, optionally with a source mask; ``box`` replaces
+    Blast's box size (for a binned image).
 
     Raises `BackgroundEstimationError` if ``Background2D`` fails even with
     ``exclude_percentile=50``.
     """
-    box = background_box_size(data.shape)
+    box = background_box_size(data.shape) if box is None else box
     try:
         return Background2D(data, box, mask=mask, bkg_estimator=_estimator(filter_name))
     except ValueError:
@@ -161,17 +166,11 @@ def _binned_background(
         return None
     binned = _bin(data, BIN_FACTOR, all_finite)
     invalid = ~np.isfinite(binned)
-    mask = invalid if invalid.any() else None
-    bkg = None
-    for extra in ({}, {"exclude_percentile": 50}):
-        try:
-            bkg = Background2D(
-                binned, box, mask=mask, bkg_estimator=_estimator(filter_name), **extra
-            )
-        except ValueError:
-            continue
-        break
-    if bkg is None:
+    try:
+        bkg = estimate_background(
+            binned, filter_name=filter_name, mask=invalid if invalid.any() else None, box=box
+        )
+    except BackgroundEstimationError:
         return None
     residual = binned - _zoom_mesh(np.asarray(bkg.background_mesh, dtype=float), box, binned.shape)
     rms = _zoom_mesh(np.asarray(bkg.background_rms_mesh, dtype=float), box, binned.shape)
@@ -253,7 +252,7 @@ class MeshMap:
 
     def image(self) -> np.ndarray:
         """The whole map (a new array)."""
-        return _zoom_mesh(self.mesh, self.box, self.shape, self.covered)
+        return self.region((slice(None), slice(None)))
 
     def region(self, region: tuple[slice, slice]) -> np.ndarray:
         """The map on ``region`` (two slices of the image, steps allowed): what ``image()``
@@ -318,12 +317,8 @@ def _zoom_mesh(
     binned image's mesh on the full image, whose odd last row/column the binning dropped)."""
     shape = (int(shape[0]), int(shape[1]))
     covered = shape if covered is None else (int(covered[0]), int(covered[1]))
-    if np.ptp(mesh) == 0:
-        return np.full(shape, np.min(mesh), dtype=float)
-    box_y, box_x = (int(box), int(box)) if np.ndim(box) == 0 else (int(b) for b in box)
-    zoom_y = _edge_extended(_zoom_operator(mesh.shape[0], box_y, covered[0]), shape[0])
-    zoom_x = _edge_extended(_zoom_operator(mesh.shape[1], box_x, covered[1]), shape[1])
-    return _zoomed(mesh, zoom_y, zoom_x)
+    box_yx = (int(box), int(box)) if np.ndim(box) == 0 else (int(box[0]), int(box[1]))
+    return MeshMap(np.asarray(mesh, dtype=float), box_yx, shape, covered).image()
 
 
 def _zoomed(mesh: np.ndarray, zoom_y: np.ndarray, zoom_x: np.ndarray) -> np.ndarray:

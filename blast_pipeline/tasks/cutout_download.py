@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from astropy.io import fits
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from blast_pipeline.db.models import Cutout, Filter, Transient
 from blast_pipeline.files import cutout_path, relative_to_root
@@ -104,8 +104,6 @@ def forget_cutouts(session, transient: Transient, data_root: Path) -> int:
     """Delete a transient's cutouts (rows, downloaded files and crops) so the next Cutout
     download fetches everything again; apertures on them go too (database cascade).
     Returns the number of cutouts removed."""
-    from sqlalchemy import delete
-
     rows = session.scalars(select(Cutout).where(Cutout.transient_id == transient.id)).all()
     for cutout in rows:
         for relative in (cutout.fits_path, cutout.cropped_path):

@@ -52,10 +52,14 @@ def render_transient_thumbnail(
         apertures = apertures(available[filter_name])
     host = (transient.host.ra_deg, transient.host.dec_deg) if transient.host else None
     path = thumbnail_path(data_root, transient.name, label)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    kwargs = dict(transient=(transient.ra_deg, transient.dec_deg), host=host, apertures=apertures)
     render_thumbnail_png(
-        image.data, image.wcs, path, title=f"{transient.name} {filter_name}", **kwargs
+        image.data,
+        image.wcs,
+        path,
+        transient=(transient.ra_deg, transient.dec_deg),
+        host=host,
+        apertures=apertures,
+        title=f"{transient.name} {filter_name}",
     )
     preview = path.with_suffix(".preview.png")
     shrink_png(path, preview, UI_PREVIEW_PIXELS)

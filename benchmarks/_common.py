@@ -14,6 +14,7 @@ from blast_pipeline.runners.execution import execute_transient_task
 from blast_pipeline.runners.graph import WorkflowGraph
 from blast_pipeline.science.filters import FILTERS, cutout_size_pixels
 from blast_pipeline.services import PipelineServices
+from blast_pipeline.sources.sky import SimulatedTransient
 from blast_pipeline.tasks import TASK_RUNNERS
 
 
@@ -32,12 +33,22 @@ def setup_home(home: Path, n: int, seed: int, fov: float) -> BlastResource:
     """A Blast home whose simulated sky has ``n`` new transients, each registered as pending."""
     blast = BlastResource(home=str(home), sky_seed=seed, cutout_fov_arcsec=fov)
     services = blast.services()
-    graph = WorkflowGraph.from_runners(TASK_RUNNERS)
-    with services.database.session() as session:
-        for t in services.cutouts.generate(n):
-            new = NewTransient(t.name, t.ra_deg, t.dec_deg, redshift=t.redshift)
-            initialise_registers(session, add_transient(session, new), graph.task_names)
+    register_transients(services, services.cutouts.generate(n))
     return blast
+
+
+def register_transients(
+    services: PipelineServices, transients: Iterable[SimulatedTransient]
+) -> None:
+    """Insert simulated transients into the Blast database as new (pending) transients, as TNS
+    ingestion would."""
+    task_names = WorkflowGraph.from_runners(TASK_RUNNERS).task_names
+    with services.database.session() as session:
+        for t in transients:
+            new = NewTransient(
+                t.name, t.ra_deg, t.dec_deg, redshift=t.redshift, ingest_source="simulated"
+            )
+            initialise_registers(session, add_transient(session, new), task_names)
 
 
 def runners_for(graph: WorkflowGraph, targets: Iterable[str] | None) -> list[TransientTaskRunner]:
@@ -67,3 +78,16 @@ def run_transient(
             execute_transient_task(runner, name, services, graph)
         except Exception as exc:
             report(f"  {name}: {runner.task_name} raised {exc}")
+
+
+def pg_admin(host: str, port: int, sql: str) -> None:
+    """Run one statement (e.g. CREATE DATABASE) on the server's ``postgres`` database."""
+    import psycopg2
+
+    conn = psycopg2.connect(host=host, port=port, user="postgres", dbname="postgres")
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+    finally:
+        conn.close()

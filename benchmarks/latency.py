@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import yaml
+from _common import register_transients
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -140,16 +141,11 @@ def main(argv: list[str] | None = None) -> int:
 
     import dagster as dg
 
-    from blast_pipeline.db.task_register import initialise_registers
-    from blast_pipeline.db.transients import NewTransient, add_transient
     from blast_pipeline.resources import blast_resource_from_env
-    from blast_pipeline.runners.graph import WorkflowGraph
     from blast_pipeline.system.runs import IN_FLIGHT_STATUSES
-    from blast_pipeline.tasks import TASK_RUNNERS
 
     # The Blast database (migrated) and the simulated sky's next transients, before the clock.
     services = blast_resource_from_env(resolve=True).services()
-    graph = WorkflowGraph.from_runners(TASK_RUNNERS)
     sky_transients = services.cutouts.generate(args.n)
 
     # Create the instance's SQLite storages before the daemon and its code server start: three
@@ -194,11 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         for i, t in enumerate(sky_transients):
             if i:
                 time.sleep(max(0.0, rows[-1]["inserted"] + args.spacing - time.time()))
-            with services.database.session() as session:
-                new = NewTransient(
-                    t.name, t.ra_deg, t.dec_deg, redshift=t.redshift, ingest_source="simulated"
-                )
-                initialise_registers(session, add_transient(session, new), graph.task_names)
+            register_transients(services, [t])
             rows.append({"name": t.name, "inserted": time.time()})
             print(f"inserted {t.name}", flush=True)
             poll_pending(instance, rows)

@@ -1,10 +1,15 @@
 """Dagster's overhead on the per-transient workflow: the same simulated transients processed
 (a) by a plain Python loop over the task runners, with no Dagster, and (b) through Dagster runs
-on a persistent SQLite instance (sensor + in-process runs, what `blast-pipeline process` does):
-(b1) batch runs (the sensor's default when several transients wait) and (b2) one run per
-transient. Blast's real cutout geometry (0.1 deg fields) unless --fov.
+(sensor + in-process runs, what `blast-pipeline process` does): (b1) batch runs (the sensor's
+default when several transients wait) and (b2) one run per transient. Blast's real cutout
+geometry (0.1 deg fields) unless --fov.
 
-    .venv/bin/python benchmarks/pipeline_overhead.py --n 20
+The modes take turns, one block of --batch-size transients at a time (the order alternating
+from block to block), so that drifts in the machine's speed over a run of several minutes fall
+on every mode alike; each mode has its own Blast home and Dagster instance for the whole run.
+
+    .venv/bin/python benchmarks/pipeline_overhead.py --n 100
+    .venv/bin/python benchmarks/pipeline_overhead.py --n 100 --storage postgres
 
 Last line: RESULT overhead_ratio=<b1/a> overhead_ratio_per_transient_runs=<b2/a> ...
 """
@@ -12,45 +17,109 @@ Last line: RESULT overhead_ratio=<b1/a> overhead_ratio_per_transient_runs=<b2/a>
 from __future__ import annotations
 
 import argparse
+import shutil
+import statistics
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import dagster as dg
-from _common import geometry_line, run_transient, setup_home
+from _common import geometry_line, pg_admin, register_transients, run_transient
 
 from blast_pipeline.definitions import build_definitions
+from blast_pipeline.files import transient_dir
 from blast_pipeline.orchestration import process_pending
 from blast_pipeline.resources import BlastResource
 from blast_pipeline.runners.graph import WorkflowGraph
+from blast_pipeline.sources.sky import SimulatedTransient
 from blast_pipeline.tasks import TASK_RUNNERS
 
-
-def plain_loop(home: Path, n: int, seed: int, fov: float) -> tuple[float, list[str]]:
-    blast = setup_home(home, n, seed, fov)
-    services = blast.services()
-    graph = WorkflowGraph.from_runners(TASK_RUNNERS)
-    names = [t.name for t in services.cutouts.transients()]
-    start = time.perf_counter()
-    for name in names:
-        run_transient(name, services, graph)
-    return time.perf_counter() - start, names
+MODES = ("plain", "batch", "single")
 
 
-def through_dagster(home: Path, n: int, seed: int, fov: float, batch_size: int) -> float:
-    setup_home(home, n, seed, fov)
+@contextmanager
+def dagster_instance(folder: Path, storage: str, pg_host: str, pg_port: int) -> Iterator:
+    """A persistent Dagster instance in ``folder``: SQLite (the embedded default) or a fresh
+    PostgreSQL database (dropped afterwards)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if storage == "sqlite":
+        with dg.instance_for_test(temp_dir=str(folder)) as instance:
+            yield instance
+        return
+    db_name = f"bench_overhead_{uuid.uuid4().hex[:10]}"
+    pg_admin(pg_host, pg_port, f"CREATE DATABASE {db_name}")
+    postgres_db = {
+        "hostname": pg_host,
+        "port": pg_port,
+        "username": "postgres",
+        "password": "",
+        "db_name": db_name,
+        "scheme": "postgresql+psycopg2",
+    }
+    try:
+        overrides = {"storage": {"postgres": {"postgres_db": postgres_db}}}
+        with dg.instance_for_test(temp_dir=str(folder), overrides=overrides) as instance:
+            yield instance
+    finally:
+        pg_admin(pg_host, pg_port, f"DROP DATABASE IF EXISTS {db_name} WITH (FORCE)")
+
+
+def batch_task_seconds(instance: dg.DagsterInstance, run_ids: list[str]) -> float:
+    """Seconds the batch runs spent inside the task runners (their ``task_seconds`` output
+    metadata); 0 for per-transient runs, which do not record it."""
+    total = 0.0
+    for run_id in run_ids:
+        for record in instance.get_records_for_run(
+            run_id, of_type=dg.DagsterEventType.STEP_OUTPUT
+        ).records:
+            metadata = record.event_log_entry.dagster_event.step_output_data.metadata
+            if "task_seconds" in metadata:
+                total += float(metadata["task_seconds"].value)
+    return total
+
+
+def mode_runner(
+    mode: str,
+    home: Path,
+    args: argparse.Namespace,
+    stack: ExitStack,
+    task_seconds: list[float],
+) -> tuple[BlastResource, Callable[[list[SimulatedTransient]], None]]:
+    """The Blast home of one mode and a function that processes one block of transients
+    (appending the batch runs' seconds inside the task runners to ``task_seconds``)."""
+    batch_size = 1 if mode == "single" else args.batch_size
     blast = BlastResource(
-        home=str(home), sky_seed=seed, cutout_fov_arcsec=fov, workflow_batch_size=batch_size
+        home=str(home),
+        sky_seed=args.seed,
+        cutout_fov_arcsec=args.fov,
+        workflow_batch_size=batch_size,
     )
+    if mode == "plain":
+        services = blast.services()
+        graph = WorkflowGraph.from_runners(TASK_RUNNERS)
+
+        def process_plain(block: list[SimulatedTransient]) -> None:
+            for transient in block:
+                run_transient(transient.name, services, graph)
+
+        return blast, process_plain
+
     defs = build_definitions(TASK_RUNNERS, blast)
-    (home / "dagster").mkdir(parents=True, exist_ok=True)
-    with dg.instance_for_test(temp_dir=str(home / "dagster")) as instance:
-        start = time.perf_counter()
+    instance = stack.enter_context(
+        dagster_instance(home / "dagster", args.storage, args.pg_host, args.pg_port)
+    )
+
+    def process_dagster(block: list[SimulatedTransient]) -> None:
         summary = process_pending(defs, instance)
-        elapsed = time.perf_counter() - start
-    print(f"  {summary}")
-    return elapsed
+        if summary.failed_runs:
+            print(f"  {mode}: {summary}")
+        task_seconds.append(batch_task_seconds(instance, summary.run_ids))
+
+    return blast, process_dagster
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,21 +128,74 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--fov", type=float, default=360.0, help="cutout side, arcsec")
     parser.add_argument("--batch-size", type=int, default=20, help="transients per batch run")
-    args = parser.parse_args(argv)
-    print(f"{geometry_line(args.fov)}; {len(TASK_RUNNERS)} runners")
-    with tempfile.TemporaryDirectory(prefix="blast_bench_") as tmp:
-        plain, _ = plain_loop(Path(tmp) / "plain", args.n, args.seed, args.fov)
-        batch = through_dagster(Path(tmp) / "batch", args.n, args.seed, args.fov, args.batch_size)
-        single = through_dagster(Path(tmp) / "single", args.n, args.seed, args.fov, 1)
-    a, b1, b2 = plain / args.n, batch / args.n, single / args.n
-    print(
-        f"plain loop: {a:.2f} s per transient; Dagster batch runs: {b1:.2f} s; "
-        f"one run per transient: {b2:.2f} s"
+    parser.add_argument("--storage", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--pg-host", default="127.0.0.1")
+    parser.add_argument("--pg-port", type=int, default=5432)
+    parser.add_argument(
+        "--modes", default=",".join(MODES), help="comma-separated subset of plain,batch,single"
     )
+    args = parser.parse_args(argv)
+    modes = tuple(m for m in MODES if m in args.modes.split(","))
+    if "plain" not in modes or len(modes) < 2:
+        parser.error("--modes needs plain and at least one of batch, single")
     print(
-        f"RESULT overhead_ratio={b1 / a:.3f} overhead_ratio_per_transient_runs={b2 / a:.3f} "
-        f"plain_s_per_transient={a:.3f} batch_s_per_transient={b1:.3f} "
-        f"single_run_s_per_transient={b2:.3f} n={args.n}"
+        f"{geometry_line(args.fov)}; {len(TASK_RUNNERS)} runners; Dagster storage "
+        f"{args.storage}; blocks of {args.batch_size} transients, modes alternating"
+    )
+    seconds: dict[str, list[float]] = {mode: [] for mode in modes}
+    task_seconds: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="blast_bench_") as tmp, ExitStack() as stack:
+        runners = {
+            mode: mode_runner(mode, Path(tmp) / mode, args, stack, task_seconds) for mode in modes
+        }
+        transients = {
+            mode: blast.services().cutouts.generate(args.n) for mode, (blast, _) in runners.items()
+        }
+        for index, start in enumerate(range(0, args.n, args.batch_size)):
+            order = modes if index % 2 == 0 else modes[::-1]
+            for mode in order:
+                blast, process = runners[mode]
+                block = transients[mode][start : start + args.batch_size]
+                register_transients(blast.services(), block)
+                began = time.perf_counter()
+                process(block)
+                seconds[mode].append(time.perf_counter() - began)
+                for transient in block:  # 90 MB each at 360": keep the disk from filling up
+                    shutil.rmtree(transient_dir(blast.services().data_root, transient.name))
+            print(
+                f"  block {index + 1}: "
+                + ", ".join(f"{m} {seconds[m][-1] / len(block):.2f} s" for m in modes)
+                + " per transient",
+                flush=True,
+            )
+    per_transient = {m: sum(seconds[m]) / args.n for m in modes}
+    ratio = {m: per_transient[m] / per_transient["plain"] for m in modes}
+    for mode in modes[1:]:
+        blocks = [b / a for a, b in zip(seconds["plain"], seconds[mode], strict=True)]
+        print(
+            f"{mode}/plain: {ratio[mode]:.3f} (per block: median {statistics.median(blocks):.3f}, "
+            f"range {min(blocks):.3f}-{max(blocks):.3f})"
+        )
+    if "batch" in modes:
+        inside = sum(task_seconds) / args.n
+        own = per_transient["batch"] - inside
+        print(
+            f"batch runs: {inside:.3f} s per transient inside the task runners, {own:.3f} s "
+            f"in Dagster (sensor, run start, event log) = {own / per_transient['plain']:.1%} of "
+            "the plain loop's time; the rest of batch - plain is the tasks' own run-to-run spread"
+        )
+    fields = {
+        "overhead_ratio": ratio.get("batch"),
+        "overhead_ratio_per_transient_runs": ratio.get("single"),
+        "plain_s_per_transient": per_transient["plain"],
+        "batch_s_per_transient": per_transient.get("batch"),
+        "single_run_s_per_transient": per_transient.get("single"),
+        "batch_dagster_s_per_transient": own if "batch" in modes else None,
+    }
+    print(
+        "RESULT "
+        + " ".join(f"{k}={v:.3f}" for k, v in fields.items() if v is not None)
+        + f" n={args.n} storage={args.storage}"
     )
     return 0
 

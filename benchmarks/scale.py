@@ -41,6 +41,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from _common import pg_admin
+
 ROOT = Path(__file__).resolve().parent.parent
 PENDING = 50
 MATERIALISED_ASSET = None  # set from the graph: the first workflow asset
@@ -349,18 +351,6 @@ def run_child(args: argparse.Namespace) -> dict:
 
 
 # ---------------------------------------------------------------------------------- parent
-
-
-def pg_admin(host: str, port: int, sql: str) -> None:
-    import psycopg2
-
-    conn = psycopg2.connect(host=host, port=port, user="postgres", dbname="postgres")
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-    finally:
-        conn.close()
 
 
 def run_config(args: argparse.Namespace, backend: str, n: int) -> dict:

@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import register_transients
 from latency import ROOT, VENV_BIN, instance_yaml, stop_daemon, wait_for
 
 
@@ -58,16 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     from sqlalchemy import func, select
 
     from blast_pipeline.db.models import Transient
-    from blast_pipeline.db.task_register import initialise_registers
-    from blast_pipeline.db.transients import NewTransient, add_transient
     from blast_pipeline.files import transient_dir
     from blast_pipeline.resources import blast_resource_from_env
-    from blast_pipeline.runners.graph import WorkflowGraph
     from blast_pipeline.runners.pools import apply_pool_limits
-    from blast_pipeline.tasks import TASK_RUNNERS
 
     services = blast_resource_from_env(resolve=True).services()
-    graph = WorkflowGraph.from_runners(TASK_RUNNERS)
     sky_transients = services.cutouts.generate(args.n)
     instance = dg.DagsterInstance.get()  # storage created before the daemon (no start-up race)
     apply_pool_limits(instance)
@@ -95,10 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         if not ready or daemon.poll() is not None:
             raise RuntimeError(f"the daemon did not start; see {log_path}")
         start = time.time()
-        with services.database.session() as session:
-            for t in sky_transients:
-                new = NewTransient(t.name, t.ra_deg, t.dec_deg, redshift=t.redshift)
-                initialise_registers(session, add_transient(session, new), graph.task_names)
+        register_transients(services, sky_transients)
         print(f"inserted {args.n} transients; daemon pid {daemon.pid}", flush=True)
 
         def finished() -> int:

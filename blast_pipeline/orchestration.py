@@ -17,6 +17,7 @@ class ProcessSummary:
     runs: int = 0
     failed_runs: int = 0
     transients: list[str] = field(default_factory=list)
+    run_ids: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         return (
@@ -66,6 +67,7 @@ def process_pending(
                 raise_on_error=False,
             )
             summary.runs += 1
+            summary.run_ids.append(outcome.run_id)
             summary.failed_runs += 0 if outcome.success else 1
             if run_request.partition_key:
                 summary.transients.append(run_request.partition_key)

@@ -39,6 +39,9 @@ class BatchSummary:
     errors: int = 0
     skipped: int = 0
     failed_transients: list[str] = field(default_factory=list)
+    #: Wall seconds inside the task runners (the science and its database writes); the rest of
+    #: a batch run's time is orchestration.
+    task_seconds: float = 0.0
 
 
 OutcomeCallback = Callable[[TransientTaskRunner, TaskOutcome | TaskError], None]
@@ -94,7 +97,9 @@ def process_transient_batch(
         for runner in graph.runners:
             if statuses[runner.task_name] == PROCESSED:
                 continue
+            began = time.perf_counter()
             result = _run_with_retries(runner, name, services, graph, log, sleep)
+            summary.task_seconds += time.perf_counter() - began
             if isinstance(result, TaskError):
                 summary.errors += 1
                 failed = True

@@ -10,6 +10,7 @@ annotations`` here: Dagster reads the parameter annotations at definition time).
   ``dagster/max_runtime`` hard limit.
 """
 
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -234,7 +235,15 @@ def build_batch_job(graph: WorkflowGraph) -> dg.JobDefinition:
         description="Every task not yet processed, for each transient of the batch.",
     )
     def _process_batch(context: dg.OpExecutionContext, blast: BlastResource) -> None:
+        event_log_seconds = 0.0
+
         def report(runner: TransientTaskRunner, result: TaskOutcome | TaskError) -> None:
+            nonlocal event_log_seconds
+            began = time.perf_counter()
+            log_outcome(runner, result)
+            event_log_seconds += time.perf_counter() - began
+
+        def log_outcome(runner: TransientTaskRunner, result: TaskOutcome | TaskError) -> None:
             key = keys[runner.task_name]
             if isinstance(result, TaskError):
                 metadata = {
@@ -271,6 +280,8 @@ def build_batch_job(graph: WorkflowGraph) -> dg.JobDefinition:
                 "tasks_other_status": summary.other_status,
                 "task_errors": summary.errors,
                 "failed_transients": ", ".join(summary.failed_transients) or "none",
+                "task_seconds": round(summary.task_seconds, 3),
+                "event_log_seconds": round(event_log_seconds, 3),
             }
         )
 

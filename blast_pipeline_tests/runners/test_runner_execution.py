@@ -196,15 +196,22 @@ def test_batch_mode_gives_each_transient_its_own_statuses(batch_blast, instance)
     # execute them (what the daemon would launch)
     for request in result.dynamic_partitions_requests:
         instance.add_dynamic_partitions(request.partitions_def_name, request.partition_keys)
-    for request in result.run_requests:
-        run = defs.resolve_job_def(request.job_name).execute_in_process(
+    runs = [
+        defs.resolve_job_def(request.job_name).execute_in_process(
             instance=instance,
             run_config=request.run_config,
             tags=request.tags,
             resources={"blast": batch_blast},
             raise_on_error=False,
         )
-        assert run.success  # one transient's failure does not fail the batch
+        for request in result.run_requests
+    ]
+    assert all(run.success for run in runs)  # one transient's failure does not fail the batch
+    (output,) = [e for e in runs[0].all_events if e.event_type_value == "STEP_OUTPUT"]
+    summary = {k: v.value for k, v in output.step_output_data.metadata.items()}
+    assert summary["transients"] == 2 and summary["task_errors"] == 1
+    assert summary["failed_transients"] == "2024boom"
+    assert summary["task_seconds"] > 0 and summary["event_log_seconds"] > 0
     good, _, good_state = _statuses(batch_blast, "2024good")
     assert set(good.values()) == {"processed"} and good_state == "completed"
     boom, _, boom_state = _statuses(batch_blast, "2024boom")

@@ -12,6 +12,7 @@ from astropy.io import fits
 from astropy.table import Table
 
 from blast_pipeline.science.filters import FilterSpec
+from blast_pipeline.science.host_match import REQUIRED_COLUMNS as ASSOCIATION_COLUMNS
 
 
 class SourceError(RuntimeError):
@@ -49,19 +50,7 @@ class CutoutSource(Protocol):
 #: ``mag``/``mag_err``: apparent AB magnitude in ``table.meta["band"]``;
 #: ``redshift``/``redshift_err``: NaN when unknown; ``redshift_type``: "spec", "phot" or "".
 #: ``table.meta`` also holds ``catalog_name`` and ``catalog_release``.
-GALAXY_CATALOG_COLUMNS: tuple[str, ...] = (
-    "object_id",
-    "ra_deg",
-    "dec_deg",
-    "a_arcsec",
-    "b_arcsec",
-    "pa_deg",
-    "mag",
-    "mag_err",
-    "redshift",
-    "redshift_err",
-    "redshift_type",
-)
+GALAXY_CATALOG_COLUMNS: tuple[str, ...] = (*ASSOCIATION_COLUMNS, "redshift_type")
 
 
 @runtime_checkable

@@ -267,17 +267,26 @@ class SimulatedSky:
         key, galaxies, stars = self._scene(grid)
         return self._renderer.model(grid, spec, header, galaxies, stars, key_extra=key)
 
-    # ------------------------------------------------------------- source interfaces
-    def fetch_cutout(
+    def _render(
         self, ra_deg: float, dec_deg: float, spec: FilterSpec, fov_arcsec: float
-    ) -> fits.HDUList | None:
-        """A noisy survey cutout in the survey's units, or ``None`` without coverage."""
+    ) -> tuple[CutoutGrid, fits.Header, np.ndarray] | None:
+        """Grid, header and noiseless model of a cutout; ``None`` outside the survey."""
         _check_filter(spec)
         grid = cutout_grid(ra_deg, dec_deg, spec, fov_arcsec)
         if not survey_covers(spec, grid.ra_deg, grid.dec_deg):
             return None
         header = image_header(grid, spec, self.seed)
-        model = self._model(grid, spec, header)
+        return grid, header, self._model(grid, spec, header)
+
+    # ------------------------------------------------------------- source interfaces
+    def fetch_cutout(
+        self, ra_deg: float, dec_deg: float, spec: FilterSpec, fov_arcsec: float
+    ) -> fits.HDUList | None:
+        """A noisy survey cutout in the survey's units, or ``None`` without coverage."""
+        rendered = self._render(ra_deg, dec_deg, spec, fov_arcsec)
+        if rendered is None:
+            return None
+        grid, header, model = rendered
         rng = np.random.default_rng(
             np.random.SeedSequence(
                 [
@@ -296,13 +305,11 @@ class SimulatedSky:
         self, ra_deg: float, dec_deg: float, spec: FilterSpec, fov_arcsec: float
     ) -> fits.HDUList | None:
         """The noiseless float64 image (no sky pedestal) on the same grid as ``fetch_cutout``."""
-        _check_filter(spec)
-        grid = cutout_grid(ra_deg, dec_deg, spec, fov_arcsec)
-        if not survey_covers(spec, grid.ra_deg, grid.dec_deg):
+        rendered = self._render(ra_deg, dec_deg, spec, fov_arcsec)
+        if rendered is None:
             return None
-        header = image_header(grid, spec, self.seed)
+        _, header, model = rendered
         header["NOISELES"] = (True, "noiseless model, no sky pedestal")
-        model = self._model(grid, spec, header)
         return fits.HDUList([fits.PrimaryHDU(data=model, header=header)])
 
     def galaxies_near(self, ra_deg: float, dec_deg: float, radius_arcsec: float) -> Table:

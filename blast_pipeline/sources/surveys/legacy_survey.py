@@ -21,7 +21,7 @@ from blast_pipeline.sources.surveys.fits_cutouts import (
     first_image_hdu,
     open_fits_bytes,
 )
-from blast_pipeline.sources.surveys.votables import error_infos, first_table, parse_votable
+from blast_pipeline.sources.surveys.votables import first_table, query_sia
 
 DEFAULT_SIA_URLS: tuple[str, ...] = (
     "https://datalab.noirlab.edu/sia/ls_dr10",
@@ -56,22 +56,12 @@ class LegacySurveyCutouts:
         """Depth-map URLs of the band from one SIA release, in the service's order."""
         width = fov_deg / max(math.cos(math.radians(dec_deg)), 1e-6)
         params = {"POS": f"{ra_deg},{dec_deg}", "SIZE": f"{width},{fov_deg}", "VERB": 2}
-        response = self.http.get(sia_url, params=params)
-        votable = parse_votable(
-            response.content,
-            service=self.survey,
-            url=response.url,
-            error_class=self.http.error_class,
-        )
-        errors = error_infos(votable)
-        if errors:
-            raise self.http.error(f"SIA query failed: {'; '.join(errors)}", response.url)
-        table = first_table(votable)
+        table = first_table(query_sia(self.http, sia_url, params))
         if table is None or len(table) == 0:
             return []
         missing = [c for c in ("access_url", "obs_bandpass") if c not in table.colnames]
         if missing:
-            raise self.http.error(f"SIA reply lacks columns {missing}", response.url)
+            raise self.http.error(f"SIA reply lacks columns {missing}", sia_url)
         return [
             _text(row["access_url"])
             for row in table

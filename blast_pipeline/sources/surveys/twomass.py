@@ -22,7 +22,7 @@ from blast_pipeline.sources.surveys.fits_cutouts import (
     cut_square,
     download_image_hdu,
 )
-from blast_pipeline.sources.surveys.votables import error_infos, parse_votable
+from blast_pipeline.sources.surveys.votables import query_sia
 
 DEFAULT_SIA_URL = "https://irsa.ipac.caltech.edu/cgi-bin/2MASS/IM/nph-im_sia"
 
@@ -78,16 +78,8 @@ class TwoMassCutouts:
 
     def candidate_urls(self, ra_deg: float, dec_deg: float, band: str) -> list[str]:
         """Image URLs of the band listed by the SIA service, in its order."""
-        response = self.http.get(self.sia_url, params={"POS": f"{ra_deg},{dec_deg}", "SIZE": 0.01})
-        votable = parse_votable(
-            response.content,
-            service=self.survey,
-            url=response.url,
-            error_class=self.http.error_class,
-        )
-        errors = error_infos(votable)
-        if errors:
-            raise self.http.error(f"SIA query failed: {'; '.join(errors)}", response.url)
+        params = {"POS": f"{ra_deg},{dec_deg}", "SIZE": 0.01}
+        votable = query_sia(self.http, self.sia_url, params)
         urls = []
         for cell in _cell_strings(votable):
             if is_band_image_url(cell, band) and cell not in urls:

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from astropy.io.votable import parse
 from astropy.io.votable.tree import VOTableFile
 from astropy.table import Table
 
 from blast_pipeline.sources.base import SourceError
+
+if TYPE_CHECKING:
+    from blast_pipeline.sources.http import ServiceHttp
 
 
 def parse_votable(
@@ -51,3 +56,15 @@ def first_table(votable: VOTableFile) -> Table | None:
     if not tables:
         return None
     return tables[0].to_table(use_names_over_ids=True)
+
+
+def query_sia(http: ServiceHttp, url: str, params: Mapping[str, object]) -> VOTableFile:
+    """GET a Simple Image Access query and parse the reply; an error INFO raises."""
+    response = http.get(url, params=params)
+    votable = parse_votable(
+        response.content, service=http.service, url=response.url, error_class=http.error_class
+    )
+    errors = error_infos(votable)
+    if errors:
+        raise http.error(f"SIA query failed: {'; '.join(errors)}", response.url)
+    return votable

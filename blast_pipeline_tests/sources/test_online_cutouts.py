@@ -247,6 +247,20 @@ def test_legacy_survey_query_error_in_votable_is_reported(fake):
         world.client(fake, fake_http("DES")).fetch_cutout(RA, DEC, world.spec, FOV_ARCSEC)
 
 
+def test_legacy_survey_reply_without_the_sia_columns_names_the_query(fake):
+    from online_fake_services import votable_bytes
+
+    world = LegacySurveyWorld()
+    world.install(fake)
+    records = world._records("dr10")
+    fake.route("/sia/ls_dr10", Reply(200, votable_bytes({"access_url": records["access_url"]})))
+    with pytest.raises(
+        CutoutDownloadError,
+        match=r"DES: SIA reply lacks columns \['obs_bandpass'\] \(.*/sia/ls_dr10\?POS=",
+    ):
+        world.client(fake, fake_http("DES")).fetch_cutout(RA, DEC, world.spec, FOV_ARCSEC)
+
+
 def test_twomass_skips_atlas_tiles_that_miss_the_position(fake):
     world = TwoMassWorld()
     world.install(fake)

@@ -56,12 +56,13 @@ class LegacySurveyCutouts:
         """Depth-map URLs of the band from one SIA release, in the service's order."""
         width = fov_deg / max(math.cos(math.radians(dec_deg)), 1e-6)
         params = {"POS": f"{ra_deg},{dec_deg}", "SIZE": f"{width},{fov_deg}", "VERB": 2}
-        table = first_table(query_sia(self.http, sia_url, params))
+        votable, query_url = query_sia(self.http, sia_url, params)
+        table = first_table(votable)
         if table is None or len(table) == 0:
             return []
         missing = [c for c in ("access_url", "obs_bandpass") if c not in table.colnames]
         if missing:
-            raise self.http.error(f"SIA reply lacks columns {missing}", sia_url)
+            raise self.http.error(f"SIA reply lacks columns {missing}", query_url)
         return [
             _text(row["access_url"])
             for row in table

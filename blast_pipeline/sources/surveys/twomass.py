@@ -79,7 +79,7 @@ class TwoMassCutouts:
     def candidate_urls(self, ra_deg: float, dec_deg: float, band: str) -> list[str]:
         """Image URLs of the band listed by the SIA service, in its order."""
         params = {"POS": f"{ra_deg},{dec_deg}", "SIZE": 0.01}
-        votable = query_sia(self.http, self.sia_url, params)
+        votable, _ = query_sia(self.http, self.sia_url, params)
         urls = []
         for cell in _cell_strings(votable):
             if is_band_image_url(cell, band) and cell not in urls:

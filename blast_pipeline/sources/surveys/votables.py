@@ -58,8 +58,9 @@ def first_table(votable: VOTableFile) -> Table | None:
     return tables[0].to_table(use_names_over_ids=True)
 
 
-def query_sia(http: ServiceHttp, url: str, params: Mapping[str, object]) -> VOTableFile:
-    """GET a Simple Image Access query and parse the reply; an error INFO raises."""
+def query_sia(http: ServiceHttp, url: str, params: Mapping[str, object]) -> tuple[VOTableFile, str]:
+    """GET a Simple Image Access query and parse the reply; an error INFO raises. Returns the
+    VOTable and the query's full URL (for later error messages)."""
     response = http.get(url, params=params)
     votable = parse_votable(
         response.content, service=http.service, url=response.url, error_class=http.error_class
@@ -67,4 +68,4 @@ def query_sia(http: ServiceHttp, url: str, params: Mapping[str, object]) -> VOTa
     errors = error_infos(votable)
     if errors:
         raise http.error(f"SIA query failed: {'; '.join(errors)}", response.url)
-    return votable
+    return votable, response.url

@@ -25,6 +25,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
@@ -35,6 +36,7 @@ from blast_pipeline.files import transient_dir
 from blast_pipeline.orchestration import process_pending
 from blast_pipeline.resources import BlastResource
 from blast_pipeline.runners.graph import WorkflowGraph
+from blast_pipeline.services import PipelineServices
 from blast_pipeline.sources.sky import SimulatedTransient
 from blast_pipeline.tasks import TASK_RUNNERS
 
@@ -82,15 +84,18 @@ def batch_task_seconds(instance: dg.DagsterInstance, run_ids: list[str]) -> floa
     return total
 
 
-def mode_runner(
-    mode: str,
-    home: Path,
-    args: argparse.Namespace,
-    stack: ExitStack,
-    task_seconds: list[float],
-) -> tuple[BlastResource, Callable[[list[SimulatedTransient]], None]]:
-    """The Blast home of one mode and a function that processes one block of transients
-    (appending the batch runs' seconds inside the task runners to ``task_seconds``)."""
+@dataclass
+class Mode:
+    """One way of processing: its Blast home's services, a function that processes one block
+    of transients, and the seconds its runs spent inside the task runners (read afterwards, off
+    the clock; batch runs only)."""
+
+    services: PipelineServices
+    process: Callable[[list[SimulatedTransient]], None]
+    task_seconds: Callable[[], float] = lambda: 0.0
+
+
+def make_mode(mode: str, home: Path, args: argparse.Namespace, stack: ExitStack) -> Mode:
     batch_size = 1 if mode == "single" else args.batch_size
     blast = BlastResource(
         home=str(home),
@@ -98,28 +103,29 @@ def mode_runner(
         cutout_fov_arcsec=args.fov,
         workflow_batch_size=batch_size,
     )
+    services = blast.services()
     if mode == "plain":
-        services = blast.services()
         graph = WorkflowGraph.from_runners(TASK_RUNNERS)
 
         def process_plain(block: list[SimulatedTransient]) -> None:
             for transient in block:
                 run_transient(transient.name, services, graph)
 
-        return blast, process_plain
+        return Mode(services, process_plain)
 
     defs = build_definitions(TASK_RUNNERS, blast)
     instance = stack.enter_context(
         dagster_instance(home / "dagster", args.storage, args.pg_host, args.pg_port)
     )
+    run_ids: list[str] = []
 
     def process_dagster(block: list[SimulatedTransient]) -> None:
         summary = process_pending(defs, instance)
         if summary.failed_runs:
             print(f"  {mode}: {summary}")
-        task_seconds.append(batch_task_seconds(instance, summary.run_ids))
+        run_ids.extend(summary.run_ids)
 
-    return blast, process_dagster
+    return Mode(services, process_dagster, lambda: batch_task_seconds(instance, run_ids))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -143,31 +149,27 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.storage}; blocks of {args.batch_size} transients, modes alternating"
     )
     seconds: dict[str, list[float]] = {mode: [] for mode in modes}
-    task_seconds: list[float] = []
     with tempfile.TemporaryDirectory(prefix="blast_bench_") as tmp, ExitStack() as stack:
-        runners = {
-            mode: mode_runner(mode, Path(tmp) / mode, args, stack, task_seconds) for mode in modes
-        }
-        transients = {
-            mode: blast.services().cutouts.generate(args.n) for mode, (blast, _) in runners.items()
-        }
+        runners = {mode: make_mode(mode, Path(tmp) / mode, args, stack) for mode in modes}
+        transients = {mode: m.services.cutouts.generate(args.n) for mode, m in runners.items()}
         for index, start in enumerate(range(0, args.n, args.batch_size)):
             order = modes if index % 2 == 0 else modes[::-1]
             for mode in order:
-                blast, process = runners[mode]
+                runner = runners[mode]
                 block = transients[mode][start : start + args.batch_size]
-                register_transients(blast.services(), block)
+                register_transients(runner.services, block)
                 began = time.perf_counter()
-                process(block)
+                runner.process(block)
                 seconds[mode].append(time.perf_counter() - began)
                 for transient in block:  # 90 MB each at 360": keep the disk from filling up
-                    shutil.rmtree(transient_dir(blast.services().data_root, transient.name))
+                    shutil.rmtree(transient_dir(runner.services.data_root, transient.name))
             print(
                 f"  block {index + 1}: "
                 + ", ".join(f"{m} {seconds[m][-1] / len(block):.2f} s" for m in modes)
                 + " per transient",
                 flush=True,
             )
+        inside = runners["batch"].task_seconds() / args.n if "batch" in modes else None
     per_transient = {m: sum(seconds[m]) / args.n for m in modes}
     ratio = {m: per_transient[m] / per_transient["plain"] for m in modes}
     for mode in modes[1:]:
@@ -176,8 +178,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{mode}/plain: {ratio[mode]:.3f} (per block: median {statistics.median(blocks):.3f}, "
             f"range {min(blocks):.3f}-{max(blocks):.3f})"
         )
-    if "batch" in modes:
-        inside = sum(task_seconds) / args.n
+    own = None
+    if inside is not None:
         own = per_transient["batch"] - inside
         print(
             f"batch runs: {inside:.3f} s per transient inside the task runners, {own:.3f} s "
@@ -190,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         "plain_s_per_transient": per_transient["plain"],
         "batch_s_per_transient": per_transient.get("batch"),
         "single_run_s_per_transient": per_transient.get("single"),
-        "batch_dagster_s_per_transient": own if "batch" in modes else None,
+        "batch_dagster_s_per_transient": own,
     }
     print(
         "RESULT "

@@ -11,6 +11,8 @@ $(BIN)/blast-pipeline: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[dev]"
+	# bagpipes writes its IGM absorption grid into site-packages on its first import: do it now.
+	$(BIN)/python -c "import bagpipes" > /dev/null
 	@touch $@
 
 install: $(BIN)/blast-pipeline

@@ -7,7 +7,6 @@ Configuration comes from the same ``BLAST_*`` environment variables as the Dagst
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,12 +20,13 @@ from blast_pipeline.db.task_register import (
     statuses_with_defaults,
     task_statuses,
 )
-from blast_pipeline.db.transients import NewTransient, add_transient, get_transient
+from blast_pipeline.db.transients import get_transient, insert_transient
 from blast_pipeline.db.workflow_requests import request_workflow
 from blast_pipeline.resources import blast_resource_from_env
 from blast_pipeline.runners.graph import WorkflowGraph
 from blast_pipeline.services import PipelineServices
 from blast_pipeline.statuses import PROCESSED, is_error
+from blast_pipeline.transient_input import parse_new_transient
 
 
 class CommandError(Exception):
@@ -43,72 +43,35 @@ def _graph() -> WorkflowGraph:
     return WorkflowGraph.from_runners(TASK_RUNNERS)
 
 
-def _insert(services: PipelineServices, graph: WorkflowGraph, new: NewTransient) -> None:
-    with services.database.session() as session:
-        transient = add_transient(session, new)
-        initialise_registers(session, transient, graph.task_names)
-
-
 def cmd_add(args: argparse.Namespace) -> int:
-    new = NewTransient(args.name, args.ra, args.dec, redshift=args.redshift, ingest_source="cli")
-    _insert(_services(), _graph(), new)
+    new = parse_new_transient(args.name, args.ra, args.dec, args.redshift, ingest_source="cli")
+    services, graph = _services(), _graph()
+    with services.database.session() as session:
+        insert_transient(session, graph.task_names, new)
     print(f"added {args.name}; the sensor will launch its workflow")
     return 0
 
 
-def read_transient_csv(path: Path) -> list[NewTransient]:
-    """Blast's batch format: columns ``name,ra,dec[,redshift]`` in decimal degrees. Every row is
-    validated before anything is written; errors name the line."""
-    if not path.is_file():
-        raise CommandError(f"{path}: no such file")
-    rows: list[NewTransient] = []
-    errors: list[str] = []
-    with path.open(newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = {"name", "ra", "dec"} - set(reader.fieldnames or [])
-        if missing:
-            raise CommandError(
-                f"{path}: missing column(s) {', '.join(sorted(missing))}; expected "
-                "name,ra,dec[,redshift]"
-            )
-        seen: set[str] = set()
-        for line, row in enumerate(reader, start=2):
-            try:
-                z = (row.get("redshift") or "").strip()
-                name = (row["name"] or "").strip()
-                if name in seen:
-                    raise ValueError(f"transient {name!r} appears twice in the file")
-                seen.add(name)
-                rows.append(
-                    NewTransient(
-                        name,
-                        float(row["ra"]),
-                        float(row["dec"]),
-                        redshift=float(z) if z and z.lower() not in ("none", "nan") else None,
-                        ingest_source="csv",
-                    )
-                )
-            except (ValueError, TypeError) as exc:
-                errors.append(f"{path}:{line}: {exc}")
-    if errors:
-        raise CommandError("nothing imported:\n" + "\n".join(errors))
-    return rows
-
-
 def cmd_import_csv(args: argparse.Namespace) -> int:
+    """Every row is checked (transient_input.py, then against the database) before any is
+    written; a name already stored is skipped."""
+    from blast_pipeline.db.transients import duplicate_problems, find_transient
+    from blast_pipeline.transient_input import read_transient_csv
+
     rows = read_transient_csv(Path(args.file))
     services, graph = _services(), _graph()
-    from blast_pipeline.db.transients import find_transient
-
     added = skipped = 0
     with services.database.session() as session:
+        problems = duplicate_problems(session, rows)
+        if problems:
+            lines = [f"{args.file}: {problems[i]}" for i in sorted(problems)]
+            raise CommandError("nothing imported:\n" + "\n".join(lines))
         for new in rows:
             if find_transient(session, new.name) is not None:
                 print(f"skipped {new.name}: already in the database")
                 skipped += 1
                 continue
-            transient = add_transient(session, new)
-            initialise_registers(session, transient, graph.task_names)
+            insert_transient(session, graph.task_names, new, check_clashes=False)
             added += 1
     print(f"imported {added} transient(s), skipped {skipped}")
     return 0
@@ -174,6 +137,8 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
         raise CommandError("--redownload re-runs everything: it cannot be combined with --from")
     with services.database.session() as session:
         transient = get_transient(session, args.name)
+        if args.from_task is not None and not args.from_task.strip():
+            raise CommandError("--from: empty task name; give a Blast task, e.g. 'Host match'")
         tasks = graph.downstream_of(args.from_task) if args.from_task else graph.task_names
         initialise_registers(session, transient, graph.task_names)
         removed = 0
@@ -206,9 +171,8 @@ def cmd_retrigger(args: argparse.Namespace) -> int:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Add N transients drawn from the simulated sky; the sensor then processes them."""
-    from dataclasses import replace
-
-    from blast_pipeline.services import build_services
+    from blast_pipeline.config_check import open_services
+    from blast_pipeline.transient_input import NewTransient
 
     resource = blast_resource_from_env(resolve=True)
     settings = resource.settings()
@@ -216,9 +180,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         raise CommandError(f"simulate needs the simulated sky, but BLAST_SKY={settings.sky!r}")
     if args.n < 0:
         raise CommandError(f"N must be >= 0, got {args.n}")
-    if args.seed is not None:
-        settings = replace(settings, sky_seed=args.seed)
-    services, graph = build_services(settings), _graph()
+    services, graph = open_services(resource, sky_seed=args.seed), _graph()
     simulated = services.cutouts.generate(args.n)
     with services.database.session() as session:
         for item in simulated:
@@ -229,8 +191,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                 redshift=item.redshift,
                 ingest_source="simulated",
             )
-            transient = add_transient(session, new)
-            initialise_registers(session, transient, graph.task_names)
+            insert_transient(session, graph.task_names, new)
     print(
         f"added {len(simulated)} simulated transient(s) (seed {services.cutouts.seed}); "
         "the sensor will launch their workflows"
@@ -263,9 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("add", help="add one transient")
     p.add_argument("name")
-    p.add_argument("ra", type=float, help="right ascension, degrees (ICRS)")
-    p.add_argument("dec", type=float, help="declination, degrees (ICRS)")
-    p.add_argument("--redshift", type=float, default=None)
+    p.add_argument("ra", help="right ascension, degrees (ICRS)")
+    p.add_argument("dec", help="declination, degrees (ICRS)")
+    p.add_argument("--redshift", default=None)
     p.set_defaults(func=cmd_add)
 
     p = sub.add_parser("import-csv", help="add transients from a name,ra,dec[,redshift] CSV")

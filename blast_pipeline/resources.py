@@ -7,14 +7,21 @@ Every value can come from the environment (``EnvVar``); the defaults give the em
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import dagster as dg
 from pydantic import PrivateAttr
 
-from blast_pipeline.services import PipelineServices, PipelineSettings, build_services
+from blast_pipeline.services import PipelineServices, PipelineSettings
 
 DEFAULT_HOME = ".blast_home"
+#: Smallest accepted value of the integer variables.
+_INT_MINIMUM = {"BLAST_SKY_SEED": 0, "BLAST_WORKFLOW_BATCH_SIZE": 1}
+
+
+class ConfigurationError(ValueError):
+    """A ``BLAST_*`` variable has an unusable value; the message names the variable."""
 
 
 class BlastResource(dg.ConfigurableResource):
@@ -58,7 +65,9 @@ class BlastResource(dg.ConfigurableResource):
     def services(self) -> PipelineServices:
         """Open (once per process) the database and data sources."""
         if self._services is None:
-            self._services = build_services(self.settings())
+            from blast_pipeline.config_check import open_services
+
+            self._services = open_services(self)
         return self._services
 
 
@@ -66,12 +75,27 @@ def _env(name: str, default, resolve: bool = False):
     """``EnvVar(name)`` when the variable is set, so the UI shows where the value came from;
     with ``resolve``, the plain value (for use outside Dagster, e.g. the CLI)."""
     if name in os.environ:
-        if resolve:
-            return type(default)(os.environ[name])
         if isinstance(default, int) and not isinstance(default, bool):
-            return dg.EnvVar.int(name)
-        return dg.EnvVar(name)
+            value = _env_number(name, int)  # checked now, so a bad value names its variable
+            return value if resolve else dg.EnvVar.int(name)
+        return os.environ[name] if resolve else dg.EnvVar(name)
     return default
+
+
+def _env_number(name: str, kind: type[int] | type[float]) -> int | float:
+    """The variable as a plain ASCII number (``ConfigurationError`` naming it otherwise)."""
+    raw = os.environ[name].strip()
+    pattern = r"[+-]?[0-9]+" if kind is int else r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
+    if not re.fullmatch(pattern, raw):
+        what = "an integer" if kind is int else "a number"
+        raise ConfigurationError(f"{name} must be {what}, got {os.environ[name]!r}")
+    value = kind(raw)
+    minimum = _INT_MINIMUM.get(name, 0)
+    if value < minimum or (kind is float and value == 0):
+        raise ConfigurationError(
+            f"{name} must be {'>=' if kind is int else '>'} {minimum}, got {raw}"
+        )
+    return value
 
 
 def blast_resource_from_env(resolve: bool = False) -> BlastResource:
@@ -86,7 +110,11 @@ def blast_resource_from_env(resolve: bool = False) -> BlastResource:
         data_root=_env("BLAST_DATA_ROOT", "", resolve),
         sky=_env("BLAST_SKY", "simulated", resolve),
         sky_seed=_env("BLAST_SKY_SEED", -1, resolve),
-        cutout_fov_arcsec=float(os.environ.get("BLAST_CUTOUT_FOV_ARCSEC", 360.0)),
+        cutout_fov_arcsec=(
+            _env_number("BLAST_CUTOUT_FOV_ARCSEC", float)
+            if "BLAST_CUTOUT_FOV_ARCSEC" in os.environ
+            else 360.0
+        ),
         dust_map_dir=_env("BLAST_DUST_MAP_DIR", "", resolve),
         catalog_file=_env("BLAST_CATALOG_FILE", "", resolve),
         catalog=_env("BLAST_CATALOG", "", resolve),

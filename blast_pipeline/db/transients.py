@@ -1,16 +1,35 @@
-"""Adding and finding transients; every ingestion path goes through ``add_transient``."""
+"""Adding and finding transients; every ingestion path goes through ``insert_transient``.
+
+The input rules (name, position, redshift, duplicates) are in ``blast_pipeline/transient_input.py``;
+``NewTransient`` is re-exported here for the callers that build one.
+"""
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Iterable, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from blast_pipeline.db.models import Transient
-from blast_pipeline.names import validate_transient_name
+from blast_pipeline.db.task_register import initialise_registers
+from blast_pipeline.transient_input import (
+    DUPLICATE_RADIUS_ARCSEC,
+    NewTransient,
+    duplicate_reason,
+)
+
+__all__ = [
+    "DuplicateTransient",
+    "NewTransient",
+    "TransientNotFound",
+    "add_transient",
+    "duplicate_problems",
+    "find_transient",
+    "get_transient",
+    "insert_transient",
+]
 
 
 class TransientNotFound(LookupError):
@@ -19,49 +38,6 @@ class TransientNotFound(LookupError):
 
 class DuplicateTransient(ValueError):
     pass
-
-
-class InvalidCoordinates(ValueError):
-    pass
-
-
-@dataclass(frozen=True)
-class NewTransient:
-    """The fields needed to add a transient, validated before anything is written."""
-
-    name: str
-    ra_deg: float
-    dec_deg: float
-    redshift: float | None = None
-    tns_id: int = 0
-    tns_prefix: str | None = None
-    public_timestamp: datetime | None = None
-    spectroscopic_class: str | None = None
-    ingest_source: str = "cli"
-
-    def __post_init__(self) -> None:
-        validate_transient_name(self.name)
-        validate_coordinates(self.ra_deg, self.dec_deg, what=f"transient {self.name!r}")
-        if self.redshift is not None and not (
-            math.isfinite(self.redshift) and -0.01 < self.redshift < 20
-        ):
-            raise ValueError(
-                f"transient {self.name!r}: redshift {self.redshift!r} is not plausible"
-            )
-
-
-def validate_coordinates(ra_deg: float, dec_deg: float, what: str = "position") -> None:
-    """ICRS degrees: 0 <= RA < 360, -90 <= Dec <= 90, both finite."""
-    try:
-        ra, dec = float(ra_deg), float(dec_deg)
-    except (TypeError, ValueError):
-        raise InvalidCoordinates(
-            f"{what}: RA/Dec must be numbers, got {ra_deg!r}, {dec_deg!r}"
-        ) from None
-    if not (math.isfinite(ra) and 0.0 <= ra < 360.0):
-        raise InvalidCoordinates(f"{what}: RA {ra_deg!r} deg is outside [0, 360)")
-    if not (math.isfinite(dec) and -90.0 <= dec <= 90.0):
-        raise InvalidCoordinates(f"{what}: Dec {dec_deg!r} deg is outside [-90, 90]")
 
 
 def get_transient(session: Session, name: str) -> Transient:
@@ -75,10 +51,51 @@ def find_transient(session: Session, name: str) -> Transient | None:
     return session.scalar(select(Transient).where(Transient.name == name))
 
 
-def add_transient(session: Session, new: NewTransient) -> Transient:
-    """Insert a transient; a name already present raises ``DuplicateTransient``."""
+def duplicate_problems(
+    session: Session, rows: Sequence[NewTransient], nearby: bool = True, chunk: int = 500
+) -> dict[int, str]:
+    """Index in ``rows`` -> why that row clashes with a stored transient of another name: the
+    same name in another case, or a position within 1″. A row whose exact name is stored is
+    not reported (the caller refuses it, or skips it as already present); ``nearby=False``
+    skips the position rule (TNS objects: TNS has already decided they are distinct objects,
+    e.g. two flares of one galactic nucleus). The rows are taken
+    in Dec order, ``chunk`` at a time: one query for their names (``lower(name)``), one for
+    the stored positions in their Dec band."""
+    problems: dict[int, str] = {}
+    radius_deg = DUPLICATE_RADIUS_ARCSEC / 3600.0
+    order = sorted(range(len(rows)), key=lambda i: rows[i].dec_deg)
+    for start in range(0, len(order), chunk):
+        part = order[start : start + chunk]
+        columns = (Transient.name, Transient.ra_deg, Transient.dec_deg)
+        lowered = {rows[i].name.lower() for i in part}
+        low, high = rows[part[0]].dec_deg - radius_deg, rows[part[-1]].dec_deg + radius_deg
+        stored = session.execute(
+            select(*columns).where(func.lower(Transient.name).in_(lowered))
+        ).all()
+        if nearby:
+            band = Transient.dec_deg.between(low, high)
+            stored += session.execute(select(*columns).where(band)).all()
+        for index in part:
+            for name, ra, dec in stored:
+                reason = duplicate_reason(rows[index], name, ra, dec, nearby=nearby)
+                if reason:
+                    problems[index] = f"{reason} (already in the Blast database)"
+                    break
+    return problems
+
+
+def add_transient(
+    session: Session, new: NewTransient, check_clashes: bool = True, nearby: bool = True
+) -> Transient:
+    """Insert a transient without task registers (``insert_transient`` adds them). A stored
+    name raises ``DuplicateTransient``, also when another process inserts it at the same time
+    (the unique key; the session must then be rolled back); with ``check_clashes`` so does a
+    name differing only in case or (``nearby``) a position within 1″ of a stored transient."""
     if find_transient(session, new.name) is not None:
         raise DuplicateTransient(f"transient {new.name!r} is already in the Blast database")
+    problem = duplicate_problems(session, [new], nearby).get(0) if check_clashes else None
+    if problem:
+        raise DuplicateTransient(problem)
     transient = Transient(
         name=new.name,
         display_name=new.name,
@@ -92,5 +109,28 @@ def add_transient(session: Session, new: NewTransient) -> Transient:
         ingest_source=new.ingest_source,
     )
     session.add(transient)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:
+        raise DuplicateTransient(
+            f"transient {new.name!r} is already in the Blast database (added by another "
+            "process at the same time); nothing was changed"
+        ) from None
+    return transient
+
+
+def insert_transient(
+    session: Session,
+    task_names: Iterable[str],
+    new: NewTransient,
+    check_clashes: bool = True,
+    nearby: bool = True,
+) -> Transient:
+    """The one way a new transient enters the database (CLI, CSV, TNS, web API, simulated
+    sky): the duplicate checks, the row, and a "not processed" register row per task (the
+    sensor then launches its workflow). ``check_clashes=False`` when the caller has already
+    run ``duplicate_problems`` over a batch in this transaction; ``nearby=False`` for TNS
+    objects (see ``duplicate_problems``)."""
+    transient = add_transient(session, new, check_clashes=check_clashes, nearby=nearby)
+    initialise_registers(session, transient, task_names)
     return transient

@@ -3,7 +3,9 @@
 Each run asks TNS for the objects made public in the last ``TNS_INGEST_WINDOW_MINUTES`` (200,
 so consecutive windows overlap) and, per object (``classify_update``):
 
-* new -> inserted (``add_transient`` + ``initialise_registers``, ingest_source ``"tns"``); the
+* new -> inserted (``db.transients.insert_transient``, ingest_source ``"tns"``, with the input
+  rules of ``transient_input.py`` except the 1″ one, TNS deciding which objects are distinct:
+  an object that breaks them is skipped with the reason); the
   new-transients sensor then launches its workflow;
 * changed (timestamp, position, class, TNS id, prefix) -> fields copied, nothing re-run;
 * redshift changed -> fields copied, the tasks from the first one that uses the redshift (Host
@@ -46,9 +48,9 @@ from blast_pipeline.db.task_register import (
 from blast_pipeline.db.transients import (
     DuplicateTransient,
     NewTransient,
-    add_transient,
     find_transient,
 )
+from blast_pipeline.db.transients import insert_transient as insert_new_transient
 from blast_pipeline.db.workflow_requests import request_workflow
 from blast_pipeline.runners.base import SystemTaskContext, SystemTaskRunner
 from blast_pipeline.runners.graph import WorkflowGraph
@@ -167,8 +169,8 @@ def load_saved(session, names: list[str], chunk: int = 500) -> dict[str, dict[st
 
 def insert_transient(session, graph: WorkflowGraph, obj: TNSObject, ingest_source: str) -> None:
     """Insert one TNS object with its task registers (the sensor launches it)."""
-    transient = add_transient(session, new_transient_from_tns(obj, ingest_source))
-    initialise_registers(session, transient, graph.task_names)
+    new = new_transient_from_tns(obj, ingest_source)
+    insert_new_transient(session, graph.task_names, new, nearby=False)
 
 
 def reprocess_from(session, graph: WorkflowGraph, transient: Transient, first_task: str) -> int:

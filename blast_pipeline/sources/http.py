@@ -17,7 +17,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -119,6 +119,34 @@ def redact_url(url: str) -> str:
         for name, value in parse_qsl(parts.query, keep_blank_values=True)
     ]
     return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query), ""))
+
+
+#: ``name=value`` / ``name: value`` pairs in free text whose value is secret-looking.
+_SECRET_PAIR = re.compile(
+    r"((?:key|token|secret|pass|auth|sig|session|cred)[\w-]*[\"']?\s*[=:]\s*[\"']?)"
+    r"([^\s&\"'<>,;]+)",
+    re.IGNORECASE,
+)
+REDACTED = "<redacted>"
+SNIPPET_CHARS = 200
+
+
+def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with every given secret, and the value of every secret-looking ``name=value``
+    pair (``api_key=...``, ``"token": "..."``), replaced by ``<redacted>``."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    return _SECRET_PAIR.sub(lambda m: m.group(1) + REDACTED, text)
+
+
+def body_snippet(text: str | bytes, secrets: Iterable[str] = (), limit: int = SNIPPET_CHARS) -> str:
+    """A response body (or any service text) fit for a message or log: redacted **first**, so
+    that no cut can leave part of a secret, then whitespace-collapsed and cut to ``limit``."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    text = " ".join(redact_text(text, secrets).split())
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -249,9 +277,10 @@ class ServiceHttp:
             except requests.ConnectionError as exc:
                 last_problem = f"connection failed ({type(exc).__name__})"
             except requests.RequestException as exc:
+                detail = redact_text(str(exc), [shown_url, url])  # may quote the URL's secrets
                 raise self.error(
-                    f"request failed ({type(exc).__name__}: {exc})", shown_url
-                ) from exc
+                    f"request failed ({type(exc).__name__}: {detail})", shown_url
+                ) from None  # the original would carry the URL's secrets into the event log
             else:
                 status = response.status_code
                 if status == 429:

@@ -63,9 +63,8 @@ from blast_pipeline.sources.tns import (
     TNSClient,
     TNSCredentials,
     TNSObject,
-    UpdateKind,
-    classify_update,
 )
+from blast_pipeline.system.tns_policy import UpdateKind, classify_update
 
 ENV_BASE_URL = "TNS_BASE_URL"
 ENV_WINDOW_MINUTES = "TNS_INGEST_WINDOW_MINUTES"

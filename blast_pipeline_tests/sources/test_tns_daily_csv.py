@@ -120,7 +120,7 @@ def test_bad_rows_are_reported_with_their_line_and_reason() -> None:
     assert reasons["AT2024bad"][1].startswith("line 4: ")
     assert "objid" in reasons["2024noid"][1]
     assert "discoverydate 'yesterday'" in reasons["2024date"][1]
-    assert "redshift 'high' is not a number" in reasons["2024z"][1]
+    assert "redshift 'high' is not a decimal number" in reasons["2024z"][1]
     assert reasons["line 8"] == ("invalid_object", "line 8: 3 fields where the header has 21")
     assert len(report.skipped) == 5
 

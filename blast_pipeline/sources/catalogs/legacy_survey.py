@@ -58,7 +58,7 @@ from blast_pipeline.sources.catalogs.table import (
     empty_galaxy_table,
     make_galaxy_table,
 )
-from blast_pipeline.sources.http import HttpSettings, ServiceHttp
+from blast_pipeline.sources.http import HttpSettings, ServiceHttp, body_snippet
 
 __all__ = [
     "DATALAB_TAP_URL",
@@ -256,7 +256,7 @@ class LegacySurveyCatalogSource:
         header = [name.strip().lower() for name in rows[0]]
         missing = [c for c in _REQUIRED if c not in header]
         if missing:
-            first_line = " ".join(stripped.splitlines()[0].split())[:200]
+            first_line = body_snippet(stripped.splitlines()[0])
             raise SourceError(
                 f"{where}: answer lacks columns {', '.join(missing)} (it begins {first_line!r})"
             )
@@ -337,13 +337,13 @@ def _votable_problem(content: bytes) -> str:
             warnings.simplefilter("ignore")
             document = votable.parse(io.BytesIO(content), verify="ignore")
     except Exception:  # astropy raises several XML/VOTable error types
-        head = " ".join(content[:200].decode("utf-8", errors="replace").split())
+        head = body_snippet(content[:4096])
         return f"unreadable answer (expected CSV, it begins {head!r})"
     infos = list(document.infos)
     for resource in document.resources:
         infos.extend(resource.infos)
     for info in infos:
         if (info.name or "").upper() == "QUERY_STATUS" and (info.value or "").upper() == "ERROR":
-            text = " ".join((info.content or "").split()) or "no detail"
+            text = body_snippet(info.content or "", limit=500) or "no detail"
             return f"query error: {text}"
     return "answered a VOTable instead of CSV"

@@ -22,6 +22,7 @@ from astropy.nddata import Cutout2D, NoOverlapError
 from astropy.wcs import WCS, FITSFixedWarning
 
 from blast_pipeline.sources.base import CutoutDownloadError, SourceError
+from blast_pipeline.sources.http import body_snippet, redact_url
 
 #: Header keywords describing the data layout or the old WCS, dropped from cutout headers.
 _DROPPED_KEYWORD = re.compile(
@@ -42,16 +43,20 @@ def open_fits_bytes(
         elif content[:3] == b"BZh":
             content = bz2.decompress(content)
     except (OSError, EOFError, ValueError, zlib.error) as exc:
-        raise error_class(f"{service}: corrupt compressed FITS file from {url}: {exc}") from exc
+        raise error_class(
+            f"{service}: corrupt compressed FITS file from {redact_url(url)}: {exc}"
+        ) from exc
     if not content.startswith(b"SIMPLE"):
-        preview = content[:80].decode("ascii", "replace").strip()
-        raise error_class(f"{service}: reply from {url} is not a FITS file (starts {preview!r})")
+        preview = body_snippet(content[:4096], limit=80)
+        raise error_class(
+            f"{service}: reply from {redact_url(url)} is not a FITS file (starts {preview!r})"
+        )
     try:
         hdul = fits.open(io.BytesIO(content), lazy_load_hdus=False)
         for hdu in hdul:
             _ = hdu.data  # read now: a truncated file fails here, not later
     except Exception as exc:  # astropy raises OSError, ValueError, TypeError... on broken files
-        raise error_class(f"{service}: unreadable FITS file from {url}: {exc}") from exc
+        raise error_class(f"{service}: unreadable FITS file from {redact_url(url)}: {exc}") from exc
     return hdul
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import io
 
-from blast_pipeline.sources.http import ServiceHttp
+from blast_pipeline.sources.http import ServiceHttp, body_snippet
 
 DEFAULT_SKYSERVER_SQL_URL = "https://skyserver.sdss.org/dr17/SkyServerWS/SearchTools/SqlSearch"
 
@@ -17,7 +17,7 @@ def parse_skyserver_csv(text: str, *, service: str, url: str, http: ServiceHttp)
     """Rows of the first table of a SkyServer CSV reply, as dicts of strings."""
     lines = [line for line in text.splitlines() if line.strip()]
     if not lines or lines[0].strip() != "#Table1":
-        preview = text[:200].strip()
+        preview = body_snippet(text)
         raise http.error(f"SQL search reply does not start with '#Table1' (got {preview!r})", url)
     body = []
     for line in lines[1:]:

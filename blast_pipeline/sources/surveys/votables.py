@@ -12,6 +12,7 @@ from astropy.io.votable.tree import VOTableFile
 from astropy.table import Table
 
 from blast_pipeline.sources.base import SourceError
+from blast_pipeline.sources.http import body_snippet, redact_url
 
 if TYPE_CHECKING:
     from blast_pipeline.sources.http import ServiceHttp
@@ -26,10 +27,11 @@ def parse_votable(
             warnings.simplefilter("ignore")
             return parse(io.BytesIO(content), verify="ignore")
     except Exception as exc:  # ExpatError, ValueError, VOTable spec errors...
-        preview = content[:120].decode("utf-8", "replace").strip()
+        preview = body_snippet(content[:4096], limit=120)
         raise error_class(
-            f"{service}: reply from {url} is not a readable VOTable ({exc}); starts {preview!r}"
-        ) from exc
+            f"{service}: reply from {redact_url(url)} is not a readable VOTable "
+            f"({body_snippet(str(exc))}); starts {preview!r}"
+        ) from None
 
 
 def error_infos(votable: VOTableFile) -> list[str]:

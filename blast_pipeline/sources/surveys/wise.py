@@ -14,7 +14,7 @@ import io
 from astropy.io import fits
 
 from blast_pipeline.science.filters import FilterSpec, cutout_size_pixels
-from blast_pipeline.sources.http import HttpSettings, ServiceHttp
+from blast_pipeline.sources.http import HttpSettings, ServiceHttp, body_snippet
 from blast_pipeline.sources.surveys.fits_cutouts import (
     cut_square,
     download_image_hdu,
@@ -47,7 +47,7 @@ def parse_sia_csv(text: str, http: ServiceHttp, url: str) -> list[dict]:
     """Rows of an IRSA SIA CSV answer; a reply without ``access_url`` is malformed."""
     reader = csv.DictReader(io.StringIO(blank_json_cells(text)))
     if not reader.fieldnames or "access_url" not in reader.fieldnames:
-        preview = text[:200].strip()
+        preview = body_snippet(text)
         raise http.error(f"SIA CSV reply has no access_url column (starts {preview!r})", url)
     return list(reader)
 

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from blast_pipeline.sources.tns import TNSObject, classify_update
+from blast_pipeline.sources.tns import TNSObject
+from blast_pipeline.system.tns_policy import classify_update
 
 DISCOVERED = datetime(2024, 1, 14, 3, 4, 5, tzinfo=UTC)
 INCOMING = TNSObject(

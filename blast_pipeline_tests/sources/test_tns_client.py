@@ -325,6 +325,15 @@ def test_key_echoed_by_the_server_is_redacted(
     assert all(API_KEY not in record.getMessage() for record in caplog.records)
 
 
+def test_key_across_the_snippet_cut_is_redacted(server: FakeTNSServer, client: TNSClient) -> None:
+    # 195 characters, then the key: a 200-character cut before redaction leaves its start
+    echo = ("e" * 195 + API_KEY).encode()
+    server.script(OBJECT_PATH, ScriptedResponse(status=403, body=echo))
+    with pytest.raises(TNSReplyError) as error:
+        client.get_object("2024abc")
+    assert API_KEY[:5] not in str(error.value)
+
+
 def test_key_never_in_logs_or_errors_of_a_troubled_fetch(
     server: FakeTNSServer, client: TNSClient, caplog: pytest.LogCaptureFixture
 ) -> None:

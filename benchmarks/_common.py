@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from blast_pipeline.db.task_register import initialise_registers
-from blast_pipeline.db.transients import NewTransient, add_transient
+from blast_pipeline.db.transients import NewTransient, duplicate_problems, insert_transient
 from blast_pipeline.resources import BlastResource
 from blast_pipeline.runners.base import TransientTaskRunner
 from blast_pipeline.runners.execution import execute_transient_task
@@ -43,12 +42,16 @@ def register_transients(
     """Insert simulated transients into the Blast database as new (pending) transients, as TNS
     ingestion would."""
     task_names = WorkflowGraph.from_runners(TASK_RUNNERS).task_names
+    rows = [
+        NewTransient(t.name, t.ra_deg, t.dec_deg, redshift=t.redshift, ingest_source="simulated")
+        for t in transients
+    ]
     with services.database.session() as session:
-        for t in transients:
-            new = NewTransient(
-                t.name, t.ra_deg, t.dec_deg, redshift=t.redshift, ingest_source="simulated"
-            )
-            initialise_registers(session, add_transient(session, new), task_names)
+        problems = duplicate_problems(session, rows)  # one batch check, then the one insert path
+        if problems:
+            raise ValueError("; ".join(problems.values()))
+        for new in rows:
+            insert_transient(session, task_names, new, check_clashes=False)
 
 
 def runners_for(graph: WorkflowGraph, targets: Iterable[str] | None) -> list[TransientTaskRunner]:

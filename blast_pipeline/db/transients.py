@@ -6,6 +6,7 @@ The input rules (name, position, redshift, duplicates) are in ``blast_pipeline/t
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import func, select
@@ -69,15 +70,25 @@ def duplicate_problems(
         columns = (Transient.name, Transient.ra_deg, Transient.dec_deg)
         lowered = {rows[i].name.lower() for i in part}
         low, high = rows[part[0]].dec_deg - radius_deg, rows[part[-1]].dec_deg + radius_deg
-        stored = session.execute(
-            select(*columns).where(func.lower(Transient.name).in_(lowered))
-        ).all()
-        if nearby:
-            band = Transient.dec_deg.between(low, high)
-            stored += session.execute(select(*columns).where(band)).all()
+        by_name: dict[str, list] = {}
+        for row in session.execute(select(*columns).where(func.lower(Transient.name).in_(lowered))):
+            by_name.setdefault(row[0].lower(), []).append(row)
+        band = (
+            sorted(
+                session.execute(select(*columns).where(Transient.dec_deg.between(low, high))),
+                key=lambda row: row[2],
+            )
+            if nearby
+            else []
+        )
+        band_decs = [row[2] for row in band]
         for index in part:
-            for name, ra, dec in stored:
-                reason = duplicate_reason(rows[index], name, ra, dec, nearby=nearby)
+            new = rows[index]
+            first = bisect.bisect_left(band_decs, new.dec_deg - radius_deg)
+            last = bisect.bisect_right(band_decs, new.dec_deg + radius_deg)
+            same_name = by_name.get(new.name.lower(), [])
+            for name, ra, dec in [*same_name, *band[first:last]]:
+                reason = duplicate_reason(new, name, ra, dec, nearby=nearby)
                 if reason:
                     problems[index] = f"{reason} (already in the Blast database)"
                     break

@@ -96,11 +96,12 @@ def duplicate_problems(
 
 
 def add_transient(
-    session: Session, new: NewTransient, check_clashes: bool = True, nearby: bool = True
+    session: Session, new: NewTransient, check_clashes: bool = False, nearby: bool = True
 ) -> Transient:
     """Insert a transient without task registers (``insert_transient`` adds them). A stored
     name raises ``DuplicateTransient``, also when another process inserts it at the same time
-    (the unique key; the session must then be rolled back); with ``check_clashes`` so does a
+    (the unique key; the session must then be rolled back). The row only: ingestion paths use
+    ``insert_transient``, which checks clashes. With ``check_clashes`` so does a
     name differing only in case or (``nearby``) a position within 1″ of a stored transient."""
     if find_transient(session, new.name) is not None:
         raise DuplicateTransient(f"transient {new.name!r} is already in the Blast database")

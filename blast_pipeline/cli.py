@@ -203,6 +203,7 @@ def cmd_process(args: argparse.Namespace) -> int:
     """Do what the daemon does, in this process: evaluate the sensor and execute its runs."""
     from blast_pipeline.orchestration import process_pending
 
+    blast_resource_from_env()  # configuration errors name their variable before any run
     summary = process_pending(max_ticks=args.max_ticks)
     print(summary)
     return 0 if summary.failed_runs == 0 else 1

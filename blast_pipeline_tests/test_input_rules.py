@@ -167,7 +167,7 @@ def test_a_transient_within_one_arcsec_is_refused(env, capsys):
     assert main(["add", "2024abc", "150.0", "2.0"]) == 0
     near = 150.0 + 0.5 / 3600  # 0.5" in RA at Dec 2: 0.4997"
     err = _refused(capsys, ["add", "2024near", f"{near:.9f}", "2.0"])
-    assert "is 0.50\" from '2024abc'" in err and "within 1\"" in err
+    assert "is 0.50\" from '2024abc'" in err and 'within 1"' in err
     path = _csv(env, f"name,ra,dec\n2024fine,10,10\n2024near,150.0,{2.0 + 0.8 / 3600:.9f}\n")
     assert "'2024near'" in _refused(capsys, ["import-csv", str(path)])
     # two rows of one file, across RA 0/360
@@ -194,9 +194,7 @@ def test_simultaneous_add_of_one_name_is_a_clean_error(env, capsys, database_url
     other.add(Transient(name="2024race", display_name="2024race", ra_deg=10.0, dec_deg=1.0))
     other.flush()  # inserted, not committed: holds the name's key (and SQLite's write lock)
     result: dict[str, int] = {}
-    thread = threading.Thread(
-        target=lambda: result.update(rc=main(["add", "2024race", "20", "3"]))
-    )
+    thread = threading.Thread(target=lambda: result.update(rc=main(["add", "2024race", "20", "3"])))
     thread.start()
     _wait_until_blocked(database, database_url)
     other.commit()

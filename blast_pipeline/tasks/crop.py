@@ -14,7 +14,7 @@ from astropy.io import fits
 from astropy.wcs import WCS
 from sqlalchemy import select
 
-from blast_pipeline.db.models import Aperture, Transient
+from blast_pipeline.db.models import Aperture, Cutout, Transient
 from blast_pipeline.files import cropped_cutout_path, relative_to_root
 from blast_pipeline.runners.base import TaskContext, TransientTaskRunner
 from blast_pipeline.science.crop import crop_cutout, crop_size_pixels
@@ -43,6 +43,13 @@ class CropTransientImages(TransientTaskRunner):
 
     def _prerequisites(self) -> dict[str, str]:
         return {"Validate global photometry": "processed", "Validate local photometry": "processed"}
+
+    def _clean(self, session, transient: Transient, data_root: Path) -> None:
+        """The cropped files and their paths (the downloaded originals stay)."""
+        for cutout in session.scalars(select(Cutout).where(Cutout.transient_id == transient.id)):
+            if cutout.cropped_path:
+                (data_root / cutout.cropped_path).unlink(missing_ok=True)
+                cutout.cropped_path = None
 
     def _run_process(self, transient: Transient, context: TaskContext) -> str:
         session, data_root = context.session, context.services.data_root

@@ -37,6 +37,7 @@ class CutoutDownload(TransientTaskRunner):
 
     task_name = "Cutout download"
     pool = "cutout_services"
+    writes_files = True  # waits for free disk space first (runners/disk.py)
     retry = Retry(max_retries=2, delay_seconds=10.0)
 
     def _run_process(self, transient: Transient, context: TaskContext) -> str:

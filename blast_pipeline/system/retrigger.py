@@ -21,7 +21,7 @@ from datetime import datetime
 import dagster as dg
 from sqlalchemy import or_, select
 
-from blast_pipeline.db.models import Transient, utcnow
+from blast_pipeline.db.models import Status, TaskRegister, Transient, utcnow
 from blast_pipeline.runners.base import SystemTaskContext, SystemTaskRunner
 from blast_pipeline.runners.graph import WorkflowGraph
 from blast_pipeline.runners.reset import reset_and_request
@@ -80,9 +80,21 @@ def sweep(
     in_flight = transients_with_runs_in_flight(instance)
     now = now or utcnow()
     with services.database.session() as session:
+        processing_register = (
+            select(TaskRegister.id)
+            .join(Status, TaskRegister.status_id == Status.id)
+            .where(TaskRegister.transient_id == Transient.id, Status.message == PROCESSING)
+            .exists()
+        )
         candidates = session.execute(
             select(Transient.name, Transient.workflow_requested_at)
-            .where(or_(Transient.progress < 100, Transient.processing_status == PROCESSING))
+            .where(
+                or_(
+                    Transient.progress < 100,
+                    Transient.processing_status == PROCESSING,
+                    processing_register,
+                )
+            )
             .order_by(Transient.id)
         ).all()
         stalled = stalled_transients(candidates, in_flight, now)

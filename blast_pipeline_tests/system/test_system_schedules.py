@@ -20,7 +20,7 @@ EXPECTED = {
     # job/schedule prefix: (cron, default status, Blast's seconds)
     "tns_data_ingestion": ("*/4 * * * *", "RUNNING", 240),
     "ingest_missed_tns_transients": ("0 0 * * *", "STOPPED", 86400),
-    "retrigger_incomplete_workflows": ("*/20 * * * *", "RUNNING", 1200),
+    "retrigger_incomplete_workflows": ("*/2 * * * *", "RUNNING", 120),
     "garbage_collector": ("0 * * * *", "STOPPED", 3600),
     "partition_retention": ("0 0 * * *", "RUNNING", 86400),
 }

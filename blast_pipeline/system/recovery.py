@@ -75,7 +75,8 @@ def fail_dead_runs(
     now: datetime | None = None,
     timeout: float | None = None,
 ) -> list[DeadRun]:
-    """Mark dead runs failed (with the reason), free their pool slots, drop their heartbeat."""
+    """Mark dead runs failed (with the reason), free their pool slots, drop their heartbeat (and
+    the leftover heartbeats of runs that ended while their process exited)."""
     failed: list[DeadRun] = []
     for run, silent in find_dead_runs(instance, database, now, timeout):
         instance.report_run_failed(
@@ -90,4 +91,14 @@ def fail_dead_runs(
         failed.append(
             DeadRun(run.run_id, run.job_name, silent, frozenset(transients_of_run(run.tags)))
         )
+    live = {
+        r.dagster_run.run_id
+        for r in instance.get_run_records(dg.RunsFilter(statuses=list(LIVE_STATUSES)))
+    }
+    with database.session() as session:
+        leftovers = [
+            run_id for run_id in session.scalars(select(RunHeartbeat.run_id)) if run_id not in live
+        ]
+        if leftovers:
+            session.execute(delete(RunHeartbeat).where(RunHeartbeat.run_id.in_(leftovers)))
     return failed

@@ -106,7 +106,9 @@ def test_exception_records_failed_status_and_fails_the_run_after_retries(blast, 
     run = instance.get_runs()[0]
     # retries run inside run_task (the same for batch and per-transient runs) and are logged
     retries = [
-        e for e in instance.all_logs(run.run_id) if "failed (catalogue exploded); retry" in e.message
+        e
+        for e in instance.all_logs(run.run_id)
+        if "failed (catalogue exploded); retry" in e.message
     ]
     assert len(retries) == 2  # max_retries of ToyMatch
     assert summary.failed_tasks == ["Host match on 2024boom"]

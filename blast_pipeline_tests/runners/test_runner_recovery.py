@@ -148,7 +148,9 @@ def test_failure_is_recorded_while_the_database_is_locked(tmp_path):
     assert (progress, state) == (100, "blocked")
 
 
-def test_periodic_retrigger_keeps_failed_and_manual_retrigger_resets_it(blast, instance, monkeypatch):
+def test_periodic_retrigger_keeps_failed_and_manual_retrigger_resets_it(
+    blast, instance, monkeypatch
+):
     monkeypatch.setenv("BLAST_LAUNCH_GRACE_SECONDS", "0")
     _add(blast, "2024boom")
     defs = build_definitions(toy_registry(), blast)

@@ -4,11 +4,17 @@ for, in this process, against the Dagster instance (so they show in the UI like 
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 
 import dagster as dg
 
+from blast_pipeline.runners.heartbeat import heartbeat_interval, heartbeat_timeout
 from blast_pipeline.runners.jobs import BATCH_TRANSIENTS_TAG, WORKFLOW_JOB_NAME
+from blast_pipeline.system.recovery import silent_runs
+
+#: How often a long ``process`` runs the retrigger sweep (dead runs, stalled transients).
+SWEEP_EVERY_SECONDS = 120.0
 
 
 @dataclass
@@ -67,11 +73,25 @@ def process_pending(
     sensor = defs.resolve_sensor_def("new_transients_sensor")
     blast = defs.resources["blast"]
     summary.recovered = recover(defs, instance)
+    last_sweep, waited = time.monotonic(), 0.0
     for _ in range(max_ticks):
+        if time.monotonic() - last_sweep > SWEEP_EVERY_SECONDS:  # as the daemon's schedule
+            summary.recovered = recover(defs, instance) or summary.recovered
+            last_sweep = time.monotonic()
         context = dg.build_sensor_context(instance=instance, resources={"blast": blast})
         result = sensor(context)
         summary.ticks += 1
         if not isinstance(result, dg.SensorResult):
+            # Nothing waits; a run that stopped beating (its process was killed) is failed as
+            # soon as its heartbeat times out, and its transients are processed here.
+            if waited < heartbeat_timeout() + 2 * heartbeat_interval() and silent_runs(
+                instance, blast.services().database
+            ):
+                time.sleep(heartbeat_interval())
+                waited += heartbeat_interval()
+                summary.recovered = recover(defs, instance) or summary.recovered
+                last_sweep = time.monotonic()
+                continue
             break
         for request in result.dynamic_partitions_requests or []:
             instance.add_dynamic_partitions(request.partitions_def_name, request.partition_keys)

@@ -22,7 +22,10 @@ class ConsistencyReport:
     transients: int = 0
     unfinished: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
+    #: A result stored without its task "processed".
     contradictions: list[str] = field(default_factory=list)
+    #: A task "processed" whose result is missing.
+    lost: list[str] = field(default_factory=list)
 
 
 def _count(session: Session, query) -> int:
@@ -75,8 +78,8 @@ def check_consistency(session: Session, data_root: Path) -> ConsistencyReport:
         for what, (present, processed) in checks.items():
             if present and not processed:
                 report.contradictions.append(f"{name}: {what} without its task processed")
-        if done("Global aperture construction") and primary != 1:
-            report.contradictions.append(f"{name}: aperture task processed without aperture")
-        if done("Generate thumbnail final") and not checks["final thumbnail"][0]:
-            report.contradictions.append(f"{name}: final thumbnail task processed without file")
+        for what in ("primary global aperture", "local aperture", "final thumbnail", "thumbnail"):
+            present, processed = checks[what]
+            if processed and not present:
+                report.lost.append(f"{name}: {what} missing although its task is processed")
     return report

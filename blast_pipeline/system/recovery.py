@@ -17,7 +17,7 @@ from sqlalchemy import delete, select
 
 from blast_pipeline.db.engine import BlastDatabase
 from blast_pipeline.db.models import RunHeartbeat, utcnow
-from blast_pipeline.runners.heartbeat import heartbeat_timeout
+from blast_pipeline.runners.heartbeat import heartbeat_interval, heartbeat_timeout
 from blast_pipeline.system.runs import as_utc, transients_of_run
 
 LIVE_STATUSES = (
@@ -67,6 +67,12 @@ def find_dead_runs(
         if silent > timeout:
             dead.append((run, silent))
     return dead
+
+
+def silent_runs(instance: dg.DagsterInstance, database: BlastDatabase) -> list[str]:
+    """Live runs that missed a few beats (likely dead, not yet past the timeout)."""
+    found = find_dead_runs(instance, database, timeout=3 * heartbeat_interval())
+    return [run.run_id for run, _ in found]
 
 
 def fail_dead_runs(

@@ -100,6 +100,6 @@ def test_kill_9_mid_task_recovers_without_an_operator(monkeypatch, tmp_path, dat
         live = instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
         assert live == []
     assert report.transients == 3
-    assert report.duplicates == [] and report.contradictions == []
+    assert report.duplicates == [] and report.contradictions == [] and report.lost == []
     assert _count(database, "processing") == 0
     database.dispose()

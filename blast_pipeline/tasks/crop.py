@@ -7,7 +7,6 @@ written to.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from astropy.io import fits
@@ -22,17 +21,7 @@ from blast_pipeline.science.filters import get_filter
 from blast_pipeline.statuses import PROCESSED
 from blast_pipeline.tasks.apertures import global_aperture_name, sky_aperture_of
 from blast_pipeline.tasks.cutouts_io import cutouts_with_files
-
-
-def _write_fits(hdu: fits.PrimaryHDU, path: Path) -> None:
-    """Write atomically, so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        hdu.writeto(tmp, overwrite=True)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+from blast_pipeline.tasks.fits_storage import image_hdu, write_image
 
 
 class CropTransientImages(TransientTaskRunner):
@@ -71,21 +60,21 @@ class CropTransientImages(TransientTaskRunner):
             # Memory-mapped: only the crop's rows are read; crop_cutout copies what it keeps.
             with fits.open(original, memmap=True) as hdul:
                 size = crop_size_pixels(
-                    WCS(hdul[0].header),
+                    WCS(image_hdu(hdul).header),
                     transient.ra_deg,
                     transient.dec_deg,
                     redshift=z,
                     host_ra_dec=host_ra_dec,
                     aperture=None if aperture is None else sky_aperture_of(aperture),
                 )
-                crop = crop_cutout(hdul[0], transient.ra_deg, transient.dec_deg, size)
+                crop = crop_cutout(image_hdu(hdul), transient.ra_deg, transient.dec_deg, size)
             if crop is None:
                 context.log.info(f"{filter_name}: the transient is outside the image; not cropped")
                 cutout.cropped_path = None
                 target.unlink(missing_ok=True)
                 no_overlap += 1
                 continue
-            _write_fits(crop, target)
+            write_image(crop, target)
             cutout.cropped_path = relative_to_root(data_root, target)
             cropped += 1
         context.add_metadata(cropped=cropped, not_cropped=no_overlap)

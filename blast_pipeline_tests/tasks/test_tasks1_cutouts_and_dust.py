@@ -21,6 +21,7 @@ from blast_pipeline.runners.execution import execute_transient_task
 from blast_pipeline.runners.reset import reset_and_request
 from blast_pipeline.sources.base import CutoutDownloadError
 from blast_pipeline.tasks.cutout_download import CutoutDownload
+from blast_pipeline.tasks.fits_storage import image_hdu
 from blast_pipeline.tasks.mwebv import HostMWEBV, TransientMWEBV
 
 
@@ -43,7 +44,7 @@ def test_cutout_download_stores_images_and_no_image_found(tmp_path, database_url
     message, path = cutouts["SDSS_r"]
     assert message == "" and path == "cutouts/2024cut/SDSS/SDSS_r.fits"
     with fits.open(services.data_root / path) as hdul:
-        assert hdul[0].data.shape[0] > 10
+        assert image_hdu(hdul).data.shape[0] > 10
     assert outcome.metadata["downloaded"] == 22 and outcome.metadata["no_image_found"] == 2
 
 

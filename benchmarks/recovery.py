@@ -1,8 +1,9 @@
 """Crash recovery: N simulated transients processed by ``blast-pipeline process``, which is
-killed with SIGKILL at K random points; after each kill the same command is started again (what
-the daemon's sensor and retrigger schedule do). Measures, for each kill, the time from the kill
-until every transient that was in flight at the kill has finished, and counts lost, duplicated
-and contradictory rows at the end (``system/consistency.py``).
+killed with SIGKILL at K random points while a run executes; after each kill the same command
+is started again (what the daemon's sensor and retrigger schedule do). Measures, for each kill,
+the time from the kill until every transient of the killed run has finished (its heartbeat must
+time out first, then the batch is redone), and counts lost, duplicated and contradictory rows at
+the end (``system/consistency.py``).
 
     .venv/bin/python benchmarks/recovery.py --n 100 --kills 5
     .venv/bin/python benchmarks/recovery.py --n 20 --kills 2 --postgres   # Blast DB on PostgreSQL
@@ -91,6 +92,16 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
 
+    import dagster as dg
+
+    from blast_pipeline.system.runs import transients_of_run
+
+    def in_run() -> set[str]:
+        """Transients of the runs executing now (what a kill interrupts)."""
+        with dg.DagsterInstance.get() as instance:
+            runs = instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
+        return set().union(*(transients_of_run(r.tags) for r in runs)) & unfinished()
+
     def in_flight() -> set[str]:
         """Unfinished transients the sensor has claimed (in a run, or about to be)."""
         with services.database.session() as session:
@@ -127,14 +138,16 @@ def main(argv: list[str] | None = None) -> int:
                     if not (item[1] & left):
                         recovery.append(now - item[0])
                         pending_kills.remove(item)
-                if kill_after is not None and now - began > kill_after and in_flight():
+                running = in_run() if kill_after is not None and now - began > kill_after else set()
+                if running:
                     os.kill(child.pid, signal.SIGKILL)
                     child.wait()
                     kills += 1
-                    pending_kills.append((time.monotonic(), in_flight()))
+                    pending_kills.append((time.monotonic(), running))
                     print(
                         f"  kill {kills} at {time.monotonic() - start:6.0f} s, "
-                        f"{len(left)} unfinished, {len(pending_kills[-1][1])} in flight",
+                        f"{len(left)} unfinished, {len(in_flight())} claimed, {len(running)} in "
+                        "the killed run",
                         flush=True,
                     )
                     break

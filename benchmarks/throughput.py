@@ -7,6 +7,8 @@ finished (progress 100 %). Blast's real cutout geometry (360" fields) unless --f
     .venv/bin/python benchmarks/throughput.py --n 100 --fov 360   # shorter run
 
 Last line: RESULT transients_per_hour=<x> s_per_transient=<x> n=<n> fov=<arcsec>
+bytes_per_transient=<bytes kept under the data root per finished transient>. SIGTERM and
+SIGINT stop the daemon and its code servers before the benchmark exits.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -36,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
         help="keep finished transients' downloaded cutouts (~90 MB each at 360\")",
     )
     args = p.parse_args(argv)
+    # A time limit's SIGTERM (or ^C) must still stop the daemon and its code servers (finally).
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda number, _frame: sys.exit(128 + number))
 
     from _common import geometry_line  # imports the project: after argument parsing
 
@@ -134,9 +140,14 @@ def main(argv: list[str] | None = None) -> int:
     if done < args.n:
         print(f"only {done} of {args.n} transients finished in {elapsed:.0f} s")
     rate = done / elapsed * 3600 if elapsed else 0.0
+    kept = sum(f.stat().st_size for f in services.data_root.rglob("*") if f.is_file())
+    print(
+        f"bytes kept: {kept / max(done, 1) / 2**20:.1f} MiB per transient "
+        f"({'downloaded cutouts deleted when finished' if not args.keep_cutouts else 'all kept'})"
+    )
     print(
         f"RESULT transients_per_hour={rate:.0f} s_per_transient={elapsed / max(done, 1):.2f} "
-        f"n={done} fov={args.fov:g}"
+        f"n={done} fov={args.fov:g} bytes_per_transient={kept // max(done, 1)}"
     )
     shutil.rmtree(tmp, ignore_errors=True)
     return 0 if done >= args.n else 1

@@ -15,15 +15,13 @@ from sqlalchemy import func, select
 
 from blast_pipeline.db.models import Transient
 from blast_pipeline.db.task_register import (
-    initialise_registers,
-    reset_tasks,
     statuses_with_defaults,
     task_statuses,
 )
 from blast_pipeline.db.transients import get_transient, insert_transient
-from blast_pipeline.db.workflow_requests import request_workflow
 from blast_pipeline.resources import blast_resource_from_env
 from blast_pipeline.runners.graph import WorkflowGraph
+from blast_pipeline.runners.reset import reset_and_request
 from blast_pipeline.services import PipelineServices
 from blast_pipeline.statuses import PROCESSED, is_error
 from blast_pipeline.transient_input import parse_new_transient
@@ -139,15 +137,14 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
         transient = get_transient(session, args.name)
         if args.from_task is not None and not args.from_task.strip():
             raise CommandError("--from: empty task name; give a Blast task, e.g. 'Host match'")
-        tasks = graph.downstream_of(args.from_task) if args.from_task else graph.task_names
-        initialise_registers(session, transient, graph.task_names)
         removed = 0
         if args.redownload:
             from blast_pipeline.tasks.cutout_download import forget_cutouts
 
             removed = forget_cutouts(session, transient, services.data_root)
-        reset_tasks(session, transient, tasks)
-        request_workflow(transient)
+        tasks = reset_and_request(
+            session, graph, transient, services.data_root, "all", from_task=args.from_task
+        )
     extra = f", {removed} cutout(s) to download again" if args.redownload else ""
     print(f"{args.name}: {len(tasks)} task(s) reset{extra}; the sensor will launch the run")
     return 0
@@ -155,16 +152,11 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
 
 def cmd_retrigger(args: argparse.Namespace) -> int:
     """Re-run what did not finish: error and stalled tasks go back to "not processed"."""
-    from blast_pipeline.statuses import PROCESSING
-
     refuse_if_run_in_flight(args.name)
     services, graph = _services(), _graph()
     with services.database.session() as session:
         transient = get_transient(session, args.name)
-        statuses = statuses_with_defaults(task_statuses(session, transient), graph.task_names)
-        todo = [t for t, s in statuses.items() if s == PROCESSING or is_error(s)]
-        reset_tasks(session, transient, todo)
-        request_workflow(transient)
+        todo = reset_and_request(session, graph, transient, services.data_root, "manual")
     print(f"{args.name}: {len(todo)} task(s) reset; the sensor will launch the run")
     return 0
 
@@ -206,7 +198,7 @@ def cmd_process(args: argparse.Namespace) -> int:
     blast_resource_from_env()  # configuration errors name their variable before any run
     summary = process_pending(max_ticks=args.max_ticks)
     print(summary)
-    return 0 if summary.failed_runs == 0 else 1
+    return 0 if summary.failed_runs == 0 and not summary.failed_tasks else 1
 
 
 def cmd_configure_instance(args: argparse.Namespace) -> int:

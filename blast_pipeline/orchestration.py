@@ -4,11 +4,17 @@ for, in this process, against the Dagster instance (so they show in the UI like 
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 
 import dagster as dg
 
-from blast_pipeline.runners.compile import BATCH_TRANSIENTS_TAG, WORKFLOW_JOB_NAME
+from blast_pipeline.runners.heartbeat import heartbeat_interval, heartbeat_timeout
+from blast_pipeline.runners.jobs import BATCH_TRANSIENTS_TAG, WORKFLOW_JOB_NAME
+from blast_pipeline.system.recovery import silent_runs
+
+#: How often a long ``process`` runs the retrigger sweep (dead runs, stalled transients).
+SWEEP_EVERY_SECONDS = 120.0
 
 
 @dataclass
@@ -18,12 +24,31 @@ class ProcessSummary:
     failed_runs: int = 0
     transients: list[str] = field(default_factory=list)
     run_ids: list[str] = field(default_factory=list)
+    #: "task on transient" for every task that raised (its failed status is recorded).
+    failed_tasks: list[str] = field(default_factory=list)
+    #: What the recovery sweep did before the first tick.
+    recovered: str = ""
 
     def __str__(self) -> str:
-        return (
+        text = (
             f"{self.runs} workflow run(s) executed for {len(set(self.transients))} transient(s), "
-            f"{self.failed_runs} failed"
+            f"{self.failed_runs} failed, {len(self.failed_tasks)} task(s) failed"
         )
+        if self.failed_tasks:
+            text += ": " + ", ".join(self.failed_tasks[:20])
+        return f"{self.recovered}\n{text}" if self.recovered else text
+
+
+def failed_tasks_of(result) -> list[str]:
+    """ "task on transient" for the failure observations of a run (both kinds of runs log one)."""
+    failed = []
+    for event in result.all_events:
+        if event.event_type_value != "ASSET_OBSERVATION":
+            continue
+        observation = event.event_specific_data.asset_observation
+        if "error" in observation.metadata:
+            failed.append(f"{observation.metadata['task'].value} on {observation.partition}")
+    return failed
 
 
 def default_instance() -> dg.DagsterInstance:
@@ -47,11 +72,26 @@ def process_pending(
     summary = ProcessSummary()
     sensor = defs.resolve_sensor_def("new_transients_sensor")
     blast = defs.resources["blast"]
+    summary.recovered = recover(defs, instance)
+    last_sweep, waited = time.monotonic(), 0.0
     for _ in range(max_ticks):
+        if time.monotonic() - last_sweep > SWEEP_EVERY_SECONDS:  # as the daemon's schedule
+            summary.recovered = recover(defs, instance) or summary.recovered
+            last_sweep = time.monotonic()
         context = dg.build_sensor_context(instance=instance, resources={"blast": blast})
         result = sensor(context)
         summary.ticks += 1
         if not isinstance(result, dg.SensorResult):
+            # Nothing waits; a run that stopped beating (its process was killed) is failed as
+            # soon as its heartbeat times out, and its transients are processed here.
+            if waited < heartbeat_timeout() + 2 * heartbeat_interval() and silent_runs(
+                instance, blast.services().database
+            ):
+                time.sleep(heartbeat_interval())
+                waited += heartbeat_interval()
+                summary.recovered = recover(defs, instance) or summary.recovered
+                last_sweep = time.monotonic()
+                continue
             break
         for request in result.dynamic_partitions_requests or []:
             instance.add_dynamic_partitions(request.partitions_def_name, request.partition_keys)
@@ -69,8 +109,30 @@ def process_pending(
             summary.runs += 1
             summary.run_ids.append(outcome.run_id)
             summary.failed_runs += 0 if outcome.success else 1
+            summary.failed_tasks.extend(failed_tasks_of(outcome))
             if run_request.partition_key:
                 summary.transients.append(run_request.partition_key)
             else:
                 summary.transients.extend(run_request.tags[BATCH_TRANSIENTS_TAG].split(","))
     return summary
+
+
+RETRIGGER_JOB = "retrigger_incomplete_workflows_job"
+
+
+def recover(defs: dg.Definitions, instance: dg.DagsterInstance) -> str:
+    """Run the retrigger sweep here, as the daemon's schedule would: fail dead runs and
+    retrigger stalled transients. "" when it has nothing to do or is not registered."""
+    if RETRIGGER_JOB not in {job.name for job in defs.jobs or []}:
+        return ""
+    result = defs.resolve_job_def(RETRIGGER_JOB).execute_in_process(
+        instance=instance, resources={"blast": defs.resources["blast"]}
+    )
+    for event in result.all_events:
+        if event.event_type_value == "STEP_OUTPUT":
+            metadata = event.event_specific_data.metadata
+            if metadata.get("dead_runs") and metadata["dead_runs"].value != "none":
+                return f"recovery: {metadata['summary'].value}"
+            if metadata.get("retriggered") and metadata["retriggered"].value:
+                return f"recovery: {metadata['summary'].value}"
+    return ""

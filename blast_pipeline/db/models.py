@@ -308,7 +308,22 @@ class TaskRegister(Base):
     last_modified: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     #: Wall-clock seconds of the last run (Blast records CPU time; waits on services matter here).
     last_processing_time_seconds: Mapped[float | None] = mapped_column(Float)
+    #: Token of the attempt that set the row "processing" (None otherwise); a finishing attempt
+    #: records its result only while it still holds the claim (``db.task_register``).
+    claim: Mapped[str | None] = mapped_column(String(64))
 
     transient: Mapped[Transient] = relationship(back_populates="task_registers")
     task: Mapped[Task] = relationship()
     status: Mapped[Status] = relationship()
+
+
+class RunHeartbeat(Base):
+    """The last sign of life of a workflow run's worker (``runners.heartbeat``)."""
+
+    __tablename__ = "run_heartbeats"
+
+    run_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    beat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: ``host:pid`` of the worker process.
+    worker: Mapped[str] = mapped_column(String(100))

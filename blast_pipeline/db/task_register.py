@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from blast_pipeline.db.models import Status, Task, TaskRegister, Transient, utcnow
 from blast_pipeline.db.reference_rows import ensure_tasks
-from blast_pipeline.statuses import NOT_PROCESSED, status_type
+from blast_pipeline.statuses import NOT_PROCESSED, PROCESSING, status_type
+
+
+class ClaimLost(RuntimeError):
+    """The task's register row no longer holds this attempt's claim (reset while it ran)."""
 
 
 def _status_row(session: Session, message: str) -> Status:
@@ -41,6 +45,7 @@ def initialise_registers(
             )
         elif reset:
             row.status = not_processed
+            row.claim = None
             row.last_modified = utcnow()
     session.flush()
 
@@ -64,10 +69,60 @@ def set_status(
         row = TaskRegister(transient_id=transient.id, task=task)
         session.add(row)
     row.status = status
+    row.claim = None
     row.last_modified = utcnow()
     if processing_seconds is not None:
         row.last_processing_time_seconds = round(processing_seconds, 3)
     session.flush()
+
+
+def claim_task(session: Session, transient: Transient, task_name: str, token: str) -> bool:
+    """Atomically move the task from "not processed" to "processing" under ``token``; False when
+    it is not "not processed" (another run claimed it, or it already ran). One conditional
+    UPDATE: on PostgreSQL the row lock makes a concurrent claim wait and then find the row
+    taken; SQLite serialises writers."""
+    task = ensure_tasks(session, [task_name])[task_name]
+    result = session.execute(
+        update(TaskRegister)
+        .where(
+            TaskRegister.transient_id == transient.id,
+            TaskRegister.task_id == task.id,
+            TaskRegister.status_id == _status_row(session, NOT_PROCESSED).id,
+        )
+        .values(status_id=_status_row(session, PROCESSING).id, claim=token, last_modified=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def finish_task(
+    session: Session,
+    transient: Transient,
+    task_name: str,
+    token: str,
+    message: str,
+    processing_seconds: float,
+) -> None:
+    """Record the status of the attempt holding ``token``; raises ``ClaimLost`` when the row was
+    reset meanwhile (the caller rolls its work back)."""
+    task = ensure_tasks(session, [task_name])[task_name]
+    result = session.execute(
+        update(TaskRegister)
+        .where(
+            TaskRegister.transient_id == transient.id,
+            TaskRegister.task_id == task.id,
+            TaskRegister.claim == token,
+        )
+        .values(
+            status_id=_status_row(session, message).id,
+            claim=None,
+            last_modified=utcnow(),
+            last_processing_time_seconds=round(processing_seconds, 3),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise ClaimLost(f"{task_name} on {transient.name}: reset while it ran; result discarded")
 
 
 def task_statuses(session: Session, transient: Transient) -> dict[str, str]:

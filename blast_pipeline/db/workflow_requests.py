@@ -1,11 +1,18 @@
 """Which transients want a workflow run: the hand-off between ingestion/system jobs and the
-sensor that launches runs. Any path that needs a run clears ``workflow_requested_at``."""
+sensor that launches runs. Any path that needs a run clears ``workflow_requested_at``.
+
+The sensor *claims* the transients it launches with one conditional UPDATE (``... WHERE
+workflow_requested_at IS NULL RETURNING``): two sensors (two ``blast-pipeline process``, or a
+process beside the daemon) ticking at the same instant cannot both launch a transient. On
+PostgreSQL the second UPDATE waits for the first's row locks, then finds the rows claimed;
+SQLite serialises the two writes.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from blast_pipeline.db.models import Transient, utcnow
@@ -24,7 +31,7 @@ class WorkflowRequest:
 
 
 def pending_workflow_requests(session: Session, limit: int) -> list[WorkflowRequest]:
-    """Up to ``limit`` transients waiting for a run, oldest first."""
+    """Up to ``limit`` transients waiting for a run, oldest first (not claimed yet)."""
     rows = session.execute(
         select(Transient.id, Transient.name, Transient.workflow_generation)
         .where(Transient.workflow_requested_at.is_(None))
@@ -34,11 +41,25 @@ def pending_workflow_requests(session: Session, limit: int) -> list[WorkflowRequ
     return [WorkflowRequest(i, n, g) for i, n, g in rows]
 
 
-def mark_workflow_launched(session: Session, requests: list[WorkflowRequest]) -> None:
-    now = utcnow()
-    ids = [r.transient_id for r in requests]
-    for transient in session.scalars(select(Transient).where(Transient.id.in_(ids))):
-        transient.workflow_requested_at = now
+def claim_workflow_requests(session: Session, limit: int) -> list[WorkflowRequest]:
+    """Atomically claim up to ``limit`` waiting transients for launch; each is returned to one
+    caller only, with the generation its run key must carry. One statement, so on SQLite the
+    transaction starts as a write (no read-then-upgrade race)."""
+    waiting = (
+        select(Transient.id)
+        .where(Transient.workflow_requested_at.is_(None))
+        .order_by(Transient.id)
+        .limit(limit)
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        update(Transient)
+        .where(Transient.id.in_(waiting), Transient.workflow_requested_at.is_(None))
+        .values(workflow_requested_at=utcnow())
+        .returning(Transient.id, Transient.name, Transient.workflow_generation)
+        .execution_options(synchronize_session=False)
+    ).all()
+    return sorted((WorkflowRequest(i, n, g) for i, n, g in rows), key=lambda r: r.transient_id)
 
 
 def request_workflow(transient: Transient) -> None:

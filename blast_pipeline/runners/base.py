@@ -17,10 +17,17 @@ from typing import TYPE_CHECKING, Any
 from blast_pipeline.statuses import FAILED
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from sqlalchemy.orm import Session
 
     from blast_pipeline.db.models import Transient
+    from blast_pipeline.runners.graph import WorkflowGraph
     from blast_pipeline.services import PipelineServices
+
+
+#: A task's hard limit is its soft limit plus this (Blast: 3600 s soft, 3800 s hard).
+HARD_LIMIT_MARGIN_SECONDS = 200.0
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,8 @@ class SystemTaskContext:
     services: PipelineServices
     log: logging.Logger
     orchestrator: Any
+    #: The compiled workflow graph of the registered transient tasks.
+    graph: WorkflowGraph | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def add_metadata(self, **values: Any) -> None:
@@ -85,6 +94,8 @@ class _RunnerOptions:
     pool: str | None = None
     #: Soft time limit in seconds: past it the task stops with "time limit exceeded".
     time_limit_seconds: float | None = 3600.0
+    #: True for tasks that write large files (cutouts): they wait for free disk space first.
+    writes_files: bool = False
     #: Worker queue (Blast's ``sed`` queue, fullctl's qualifiers): only workers that consume this
     #: queue run the task (the ``dagster-celery/queue`` tag); None = the default queue.
     queue: str | None = None
@@ -96,6 +107,13 @@ class _RunnerOptions:
     @property
     def asset_name(self) -> str:
         return asset_name_for(self.task_name)
+
+    @property
+    def hard_limit_seconds(self) -> float | None:
+        """Past this the worker is considered hung (Blast: 3600 s soft, 3800 s hard)."""
+        if not self.time_limit_seconds:
+            return None
+        return self.time_limit_seconds + HARD_LIMIT_MARGIN_SECONDS
 
     @property
     def description(self) -> str:
@@ -131,6 +149,13 @@ class TransientTaskRunner(_RunnerOptions, ABC):
 
     def failed_status_message(self) -> str:
         return self._failed_status_message()
+
+    def _clean(self, session: Session, transient: Transient, data_root: Path) -> None:
+        """Remove the rows and files this task owns for the transient (called when the task is
+        reset or re-run, so no result outlives its status). Default: nothing."""
+
+    def clean(self, session: Session, transient: Transient, data_root: Path) -> None:
+        self._clean(session, transient, data_root)
 
     def run_process(self, transient: Transient, context: TaskContext) -> str:
         return self._run_process(transient, context)

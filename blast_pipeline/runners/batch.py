@@ -1,34 +1,25 @@
-"""Batch mode: many transients through every task in one process (one Dagster run per batch).
+"""Batch mode: many transients through every task in one run (one Dagster run per batch), so the
+run start-up (~5 s through the daemon on 2 cores) is paid once per batch.
 
-Per-run start-up (~5 s through the daemon on 2 cores) is then paid once per batch. Each
-transient keeps its own statuses: a task that raises is recorded as failed for that transient
-only, its downstream tasks are skipped for that transient, and the batch goes on.
+The batch op calls the same ``run_task`` as the per-transient asset (claim, retries, limits,
+failure recording), transient by transient, holding the task's instance pool slot while it runs
+(the same slots the per-transient steps take); it logs the same materialisations and
+observations. Tasks are grouped into stages by worker queue, one op per stage, so routing works
+as for per-transient steps.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 
-from blast_pipeline.db.task_register import statuses_with_defaults, task_statuses
-from blast_pipeline.db.transients import get_transient
 from blast_pipeline.runners.base import TransientTaskRunner
-from blast_pipeline.runners.execution import TaskOutcome, TimeLimitExceeded, execute_transient_task
+from blast_pipeline.runners.execution import TaskOutcome, run_task
 from blast_pipeline.runners.graph import WorkflowGraph
 from blast_pipeline.services import PipelineServices
-from blast_pipeline.statuses import PROCESSED
-
-
-@dataclass(frozen=True)
-class TaskError:
-    """A task that raised (after its retries); its failed status is in the register."""
-
-    task_name: str
-    transient_name: str
-    error: str
-    status: str
 
 
 @dataclass
@@ -39,78 +30,89 @@ class BatchSummary:
     errors: int = 0
     skipped: int = 0
     failed_transients: list[str] = field(default_factory=list)
-    #: Wall seconds inside the task runners (the science and its database writes); the rest of
-    #: a batch run's time is orchestration.
+    #: Wall seconds inside ``run_task`` (the science and its database writes); the rest of a
+    #: batch run's time is orchestration.
     task_seconds: float = 0.0
 
+    def merged(self, other: BatchSummary) -> BatchSummary:
+        return BatchSummary(
+            transients=max(self.transients, other.transients),
+            processed=self.processed + other.processed,
+            other_status=self.other_status + other.other_status,
+            errors=self.errors + other.errors,
+            skipped=self.skipped + other.skipped,
+            failed_transients=sorted({*self.failed_transients, *other.failed_transients}),
+            task_seconds=self.task_seconds + other.task_seconds,
+        )
 
-OutcomeCallback = Callable[[TransientTaskRunner, TaskOutcome | TaskError], None]
+
+OutcomeCallback = Callable[[TransientTaskRunner, TaskOutcome], None]
+SlotFactory = Callable[[TransientTaskRunner, str], AbstractContextManager]
 
 
-def _run_with_retries(
-    runner: TransientTaskRunner,
-    name: str,
-    services: PipelineServices,
+def queue_stages(
     graph: WorkflowGraph,
-    log: logging.Logger,
-    sleep: Callable[[float], None],
-) -> TaskOutcome | TaskError:
-    """Honour the runner's ``Retry`` in-process (the step-level RetryPolicy's equivalent)."""
-    retry = runner.retry
-    attempts = 1 + (retry.max_retries if retry else 0)
-    delay = retry.delay_seconds if retry else 0.0
-    for attempt in range(1, attempts + 1):
-        try:
-            return execute_transient_task(runner, name, services, graph, log)
-        except TimeLimitExceeded as exc:  # never retried
-            return TaskError(runner.task_name, name, str(exc), "time limit exceeded")
-        except Exception as exc:
-            if attempt == attempts:
-                return TaskError(runner.task_name, name, str(exc), runner.failed_status_message())
-            log.warning(
-                f"{runner.task_name} on {name} failed ({exc}); retry {attempt} in {delay:g} s"
-            )
-            sleep(delay)
-            if retry and retry.exponential:
-                delay *= 2
-    raise AssertionError("unreachable")  # pragma: no cover
+) -> list[tuple[str | None, tuple[TransientTaskRunner, ...]]]:
+    """Consecutive tasks (dependency order) that share a worker queue form one stage."""
+    stages: list[tuple[str | None, list[TransientTaskRunner]]] = []
+    for runner in graph.runners:
+        if stages and stages[-1][0] == runner.queue:
+            stages[-1][1].append(runner)
+        else:
+            stages.append((runner.queue, [runner]))
+    return [(queue, tuple(runners)) for queue, runners in stages]
 
 
 def process_transient_batch(
     names: Sequence[str],
+    runners: Sequence[TransientTaskRunner],
     services: PipelineServices,
     graph: WorkflowGraph,
     log: logging.Logger | None = None,
     on_outcome: OutcomeCallback | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    slot: SlotFactory | None = None,
 ) -> BatchSummary:
-    """Run every task not yet "processed" for each transient, in dependency order."""
+    """Run ``runners`` (in dependency order) for each transient; each task runs only when it is
+    "not processed" and its prerequisites are met, as in a per-transient run."""
     log = log or logging.getLogger("blast_pipeline.batch")
     summary = BatchSummary()
     for name in names:
         summary.transients += 1
-        with services.database.session() as session:
-            statuses = statuses_with_defaults(
-                task_statuses(session, get_transient(session, name)), graph.task_names
-            )
-        failed = False
-        for runner in graph.runners:
-            if statuses[runner.task_name] == PROCESSED:
-                continue
+        for runner in runners:
             began = time.perf_counter()
-            result = _run_with_retries(runner, name, services, graph, log, sleep)
+            with slot(runner, name) if slot else nullcontext():
+                outcome = run_task(runner, name, services, graph, log)
             summary.task_seconds += time.perf_counter() - began
-            if isinstance(result, TaskError):
+            if outcome.failed:
                 summary.errors += 1
-                failed = True
-            elif result.status is None:
+                if name not in summary.failed_transients:
+                    summary.failed_transients.append(name)
+            elif outcome.status is None:
                 summary.skipped += 1
-            elif result.processed:
+            elif outcome.processed:
                 summary.processed += 1
             else:
                 summary.other_status += 1
             if on_outcome is not None:
-                on_outcome(runner, result)
-        if failed:
-            summary.failed_transients.append(name)
+                on_outcome(runner, outcome)
     return summary
+
+
+@contextmanager
+def pool_slot(
+    storage, limited: set[str], pool: str | None, run_id: str, step_key: str
+) -> Iterator[None]:
+    """Hold one slot of the Dagster instance pool ``pool`` (when it has a limit) while the
+    block runs: the same slots the executor takes for per-transient steps."""
+    if not pool or pool not in limited:
+        yield
+        return
+    while True:
+        status = storage.claim_concurrency_slot(pool, run_id, step_key)
+        if status.is_claimed:
+            break
+        time.sleep(status.sleep_interval or 1.0)
+    try:
+        yield
+    finally:
+        storage.free_concurrency_slot_for_step(run_id, step_key)

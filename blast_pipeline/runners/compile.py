@@ -5,57 +5,46 @@ annotations`` here: Dagster reads the parameter annotations at definition time).
   prerequisites as asset dependencies; a status other than "processed" is recorded, shown as an
   observation on that partition, and leaves the asset unmaterialised so downstream steps skip;
 - each ``SystemTaskRunner`` -> a one-op job plus a schedule at its frequency;
-- options -> ``RetryPolicy`` (retries), ``pool`` (concurrency per service), op tags
-  (``dagster-celery/queue`` for routing), soft time limit in the step and a run-level
-  ``dagster/max_runtime`` hard limit.
+- the batch job: the same tasks for many transients in one run (``runners/batch.py``);
+- options -> ``pool`` (concurrency per service), op tags (``dagster-celery/queue`` for
+  routing), retries and the soft time limit inside ``run_task`` (the same for both jobs), the
+  worker heartbeat's hard limit per task and a run-level ``dagster/max_runtime``.
 """
 
 import time
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import numpy as np
 
+from blast_pipeline.db.transients import get_transient
 from blast_pipeline.resources import BlastResource
-from blast_pipeline.runners.base import (
-    MarkdownText,
-    Retry,
-    SystemTaskContext,
-    SystemTaskRunner,
-    TransientTaskRunner,
+from blast_pipeline.runners.base import MarkdownText, TransientTaskRunner
+from blast_pipeline.runners.batch import (
+    BatchSummary,
+    pool_slot,
+    process_transient_batch,
+    queue_stages,
 )
-from blast_pipeline.runners.batch import TaskError, process_transient_batch
-from blast_pipeline.runners.execution import TaskOutcome, TimeLimitExceeded, execute_transient_task
-from blast_pipeline.runners.graph import RegistrationError, WorkflowGraph
+from blast_pipeline.runners.execution import TaskOutcome, run_task
+from blast_pipeline.runners.graph import WorkflowGraph
+from blast_pipeline.runners.heartbeat import ensure_run_heartbeat
+from blast_pipeline.runners.jobs import (
+    BATCH_JOB_NAME,
+    BATCH_TRANSIENTS_TAG,
+    GENERATION_TAG,
+    TRANSIENTS,
+    WORKFLOW_GROUP,
+    WORKFLOW_JOB_NAME,
+)
+from blast_pipeline.runners.reset import reset_and_request
+from blast_pipeline.runners.system_jobs import build_system_job, routing_tags
 
-TRANSIENTS = dg.DynamicPartitionsDefinition(name="transients")
-WORKFLOW_GROUP = "transient_workflow"
-WORKFLOW_JOB_NAME = "transient_workflow"
-BATCH_JOB_NAME = "transient_workflow_batch"
-#: Run tag listing the transients of a batch run (comma-separated), for "is it busy?" checks.
-BATCH_TRANSIENTS_TAG = "blast/transients"
-SYSTEM_GROUP_TAG = {"blast/kind": "system"}
-#: Run-level hard limit, on top of each task's soft limit (Blast: 3600 s soft, 3800 s hard).
-HARD_LIMIT_MARGIN_SECONDS = 200
-
-
-def retry_policy(retry: Retry | None) -> dg.RetryPolicy | None:
-    if retry is None:
-        return None
-    return dg.RetryPolicy(
-        max_retries=retry.max_retries,
-        delay=retry.delay_seconds,
-        backoff=dg.Backoff.EXPONENTIAL if retry.exponential else None,
-    )
-
-
-def routing_tags(queue: str | None) -> dict[str, str]:
-    """Tags that send a step to the workers of one queue (Celery executor) and label it."""
-    if not queue:
-        return {}
-    return {"dagster-celery/queue": queue, "blast/queue": queue}
+#: The first (usually only) op of a batch run.
+BATCH_OP_NAME = "process_transient_batch"
 
 
 def outcome_metadata(outcome: TaskOutcome) -> dict[str, Any]:
@@ -86,6 +75,17 @@ def _metadata_value(value: Any) -> Any:
     return value
 
 
+def failure_metadata(outcome: TaskOutcome) -> dict[str, Any]:
+    """An outcome's metadata plus its error (shown on the observation of a failed task)."""
+    return {**outcome_metadata(outcome), "error": outcome.error or ""}
+
+
+def is_sensor_run(tags: dict[str, str]) -> bool:
+    """Runs launched by the sensor carry their workflow generation; UI and CLI materialisations
+    do not."""
+    return GENERATION_TAG in tags
+
+
 def build_transient_asset(runner: TransientTaskRunner, graph: WorkflowGraph) -> dg.AssetsDefinition:
     deps = [graph.runner(t).asset_name for t in graph.direct_upstream(runner.task_name)]
 
@@ -95,7 +95,6 @@ def build_transient_asset(runner: TransientTaskRunner, graph: WorkflowGraph) -> 
         partitions_def=TRANSIENTS,
         deps=deps,
         output_required=False,
-        retry_policy=retry_policy(runner.retry),
         pool=runner.pool,
         op_tags=routing_tags(runner.queue),
         description=runner.description,
@@ -104,109 +103,46 @@ def build_transient_asset(runner: TransientTaskRunner, graph: WorkflowGraph) -> 
     )
     def _transient_task(context: dg.AssetExecutionContext, blast: BlastResource):
         services = blast.services()
-        try:
-            outcome = execute_transient_task(
-                runner, context.partition_key, services, graph, context.log
-            )
-        except TimeLimitExceeded as exc:
-            raise dg.Failure(description=str(exc), allow_retries=False) from exc
-        metadata = outcome_metadata(outcome)
+        ensure_run_heartbeat(context.instance, services.database, context.run_id)
+        name = context.partition_key
+        if not is_sensor_run(context.run.tags):
+            # Materialised by hand: re-run this task, and mark what depends on it for re-run.
+            with services.database.session() as session:
+                reset_and_request(
+                    session,
+                    graph,
+                    get_transient(session, name),
+                    services.data_root,
+                    tasks=graph.downstream_of(runner.task_name),
+                    request=False,
+                )
+        # Retries happen inside run_task, the same for this asset and the batch op.
+        outcome = run_task(runner, name, services, graph, context.log)
         if outcome.processed:
-            yield dg.MaterializeResult(metadata=metadata)
+            yield dg.MaterializeResult(metadata=outcome_metadata(outcome))
             return
         # Not materialised: downstream steps of this transient skip. The observation makes the
         # status visible on the partition in the UI.
-        yield dg.AssetObservation(
-            asset_key=context.asset_key, partition=context.partition_key, metadata=metadata
-        )
+        metadata = failure_metadata(outcome) if outcome.failed else outcome_metadata(outcome)
+        yield dg.AssetObservation(asset_key=context.asset_key, partition=name, metadata=metadata)
+        if outcome.failed:
+            raise dg.Failure(
+                description=f"{runner.task_name} on {name}: {outcome.status}: {outcome.error}",
+                allow_retries=False,
+            )
         context.log.warning(
-            f"{runner.task_name} on {context.partition_key}: "
+            f"{runner.task_name} on {name}: "
             f"{outcome.status or outcome.skipped_reason}; downstream tasks will not run"
         )
 
     return _transient_task
 
 
-def build_system_job(runner: SystemTaskRunner) -> tuple[dg.JobDefinition, dg.ScheduleDefinition]:
-    tags = {**SYSTEM_GROUP_TAG, **routing_tags(runner.queue)}
-    if runner.time_limit_seconds:
-        tags["dagster/max_runtime"] = str(int(runner.time_limit_seconds))
-
-    @dg.op(
-        name=runner.asset_name,
-        description=runner.description,
-        retry_policy=retry_policy(runner.retry),
-        pool=runner.pool,
-    )
-    def _system_task(context: dg.OpExecutionContext, blast: BlastResource) -> None:
-        task_context = SystemTaskContext(
-            services=blast.services(), log=context.log, orchestrator=context.instance
-        )
-        summary = runner.run_process(task_context)
-        metadata = dict(task_context.metadata)
-        if summary:
-            metadata["summary"] = summary
-            context.log.info(f"{runner.task_name}: {summary}")
-        if metadata:
-            context.add_output_metadata(metadata)
-
-    @dg.job(name=f"{runner.asset_name}_job", tags=tags, description=runner.description)
-    def _job() -> None:
-        _system_task()
-
-    default_status = (
-        dg.DefaultScheduleStatus.RUNNING
-        if runner.task_initially_enabled
-        else dg.DefaultScheduleStatus.STOPPED
-    )
-
-    @dg.schedule(
-        name=f"{runner.asset_name}_schedule",
-        job=_job,
-        cron_schedule=cron_for_frequency(runner),
-        default_status=default_status,
-        description=f"{runner.task_name} every {runner.task_frequency_seconds} s",
-        tags={"blast/frequency_seconds": str(runner.task_frequency_seconds)},
-    )
-    def _schedule(context: dg.ScheduleEvaluationContext):
-        reason = runner.disabled_reason()
-        if reason:
-            return dg.SkipReason(f"{runner.task_name} cannot run: {reason}")
-        return dg.RunRequest()
-
-    return _job, _schedule
-
-
-def cron_for_frequency(runner: SystemTaskRunner) -> str:
-    """A cron expression running every ``task_frequency_seconds`` (whole minutes that divide an
-    hour, whole hours that divide a day, or one day)."""
-    seconds = runner.task_frequency_seconds
-    where = f"{type(runner).__name__} ({runner.task_name!r})"
-    if not isinstance(seconds, int) or seconds <= 0:
-        raise RegistrationError(f"{where}: task_frequency_seconds must be a positive integer")
-    if seconds % 60:
-        raise RegistrationError(
-            f"{where}: task_frequency_seconds={seconds} is not a whole number of minutes; "
-            "schedules run on minute boundaries"
-        )
-    minutes = seconds // 60
-    if minutes < 60 and 60 % minutes == 0:
-        return "* * * * *" if minutes == 1 else f"*/{minutes} * * * *"
-    if minutes % 60 == 0:
-        hours = minutes // 60
-        if hours < 24 and 24 % hours == 0:
-            return "0 * * * *" if hours == 1 else f"0 */{hours} * * *"
-        if hours == 24:
-            return "0 0 * * *"
-    raise RegistrationError(
-        f"{where}: task_frequency_seconds={seconds} cannot be expressed as a cron schedule; use a "
-        "divisor of an hour (in minutes) or of a day (in hours)"
-    )
-
-
-def workflow_hard_limit_seconds(graph: WorkflowGraph) -> int:
-    limits = [r.time_limit_seconds or 0 for r in graph.runners]
-    return int(sum(limits) + HARD_LIMIT_MARGIN_SECONDS)
+def workflow_hard_limit_seconds(graph: WorkflowGraph, n_transients: int = 1) -> int:
+    """A run's ``dagster/max_runtime``: the hard limits (Blast's 3800 s) of every task it may run,
+    for each of its transients. A hung task is caught much sooner by the heartbeat."""
+    per_transient = sum(r.hard_limit_seconds or 0 for r in graph.runners)
+    return int(per_transient * max(1, n_transients))
 
 
 def build_workflow_job(graph: WorkflowGraph, executor: Any = None) -> Any:
@@ -224,54 +160,59 @@ def build_workflow_job(graph: WorkflowGraph, executor: Any = None) -> Any:
     )
 
 
-def build_batch_job(graph: WorkflowGraph) -> dg.JobDefinition:
-    """Many transients in one run (see ``runners/batch.py``); every task outcome is logged as a
-    materialisation or observation of that task's asset partition, as a per-transient run would."""
-    keys = {r.task_name: dg.AssetKey(r.asset_name) for r in graph.runners}
+def outcome_event(
+    key: dg.AssetKey, outcome: TaskOutcome
+) -> dg.AssetMaterialization | dg.AssetObservation:
+    """The event a batch op logs for an outcome: what the per-transient asset yields."""
+    if outcome.processed:
+        return dg.AssetMaterialization(
+            asset_key=key, partition=outcome.transient_name, metadata=outcome_metadata(outcome)
+        )
+    metadata = failure_metadata(outcome) if outcome.failed else outcome_metadata(outcome)
+    return dg.AssetObservation(asset_key=key, partition=outcome.transient_name, metadata=metadata)
+
+
+def _batch_stage_op(
+    name: str,
+    queue: str | None,
+    runners: tuple[TransientTaskRunner, ...],
+    graph: WorkflowGraph,
+    first: bool,
+) -> dg.OpDefinition:
+    keys = {r.task_name: dg.AssetKey(r.asset_name) for r in runners}
+    ins = {} if first else {"previous": dg.In(dict)}
 
     @dg.op(
-        name="process_transient_batch",
-        config_schema={"transients": dg.Field([str], description="transient names")},
-        description="Every task not yet processed, for each transient of the batch.",
+        name=name,
+        ins=ins,
+        out=dg.Out(dict),
+        tags=routing_tags(queue),
+        description="The tasks of this stage for each transient of the batch (run tag "
+        f"{BATCH_TRANSIENTS_TAG}): {', '.join(r.task_name for r in runners)}.",
     )
-    def _process_batch(context: dg.OpExecutionContext, blast: BlastResource) -> None:
+    def _stage(context: dg.OpExecutionContext, blast: BlastResource, **inputs) -> dict:
         event_log_seconds = 0.0
 
-        def report(runner: TransientTaskRunner, result: TaskOutcome | TaskError) -> None:
+        def report(runner: TransientTaskRunner, outcome: TaskOutcome) -> None:
             nonlocal event_log_seconds
+            if outcome.status is None:
+                return  # not run: skipped, as in a per-transient run
             began = time.perf_counter()
-            log_outcome(runner, result)
+            context.log_event(outcome_event(keys[runner.task_name], outcome))
             event_log_seconds += time.perf_counter() - began
 
-        def log_outcome(runner: TransientTaskRunner, result: TaskOutcome | TaskError) -> None:
-            key = keys[runner.task_name]
-            if isinstance(result, TaskError):
-                metadata = {
-                    "status": result.status,
-                    "task": result.task_name,
-                    "error": result.error,
-                }
-                context.log_event(
-                    dg.AssetObservation(
-                        asset_key=key, partition=result.transient_name, metadata=metadata
-                    )
-                )
-                context.log.error(f"{runner.task_name} on {result.transient_name}: {result.error}")
-                return
-            if result.status is None:
-                return  # prerequisites not met: the task is skipped, as in a per-transient run
-            event_type = dg.AssetMaterialization if result.processed else dg.AssetObservation
-            context.log_event(
-                event_type(
-                    asset_key=key,
-                    partition=result.transient_name,
-                    metadata=outcome_metadata(result),
-                )
-            )
+        storage = context.instance.event_log_storage
+        limited = storage.get_concurrency_keys()
 
-        names = context.op_config["transients"]
+        def slot(runner: TransientTaskRunner, transient: str):
+            step_key = f"{runner.asset_name}[{transient}]"
+            return pool_slot(storage, limited, runner.pool, context.run_id, step_key)
+
+        names = [n for n in context.run.tags.get(BATCH_TRANSIENTS_TAG, "").split(",") if n]
+        services = blast.services()
+        ensure_run_heartbeat(context.instance, services.database, context.run_id)
         summary = process_transient_batch(
-            names, blast.services(), graph, context.log, on_outcome=report
+            names, runners, services, graph, context.log, on_outcome=report, slot=slot
         )
         context.add_output_metadata(
             {
@@ -284,14 +225,51 @@ def build_batch_job(graph: WorkflowGraph) -> dg.JobDefinition:
                 "event_log_seconds": round(event_log_seconds, 3),
             }
         )
+        previous = inputs.get("previous")
+        if previous is not None:
+            summary = BatchSummary(**previous).merged(summary)
+        return asdict(summary)
+
+    return _stage
+
+
+def build_batch_job(graph: WorkflowGraph, executor: Any = None) -> dg.JobDefinition:
+    """Many transients in one run: one op per queue stage (``runners/batch.py``), then
+    ``batch_result``, which fails the run when a task failed (as a per-transient run fails)."""
+    stages = queue_stages(graph)
+    ops = [
+        _batch_stage_op(
+            BATCH_OP_NAME if i == 0 else f"{BATCH_OP_NAME}_{i}_{queue or 'default'}",
+            queue,
+            runners,
+            graph,
+            first=i == 0,
+        )
+        for i, (queue, runners) in enumerate(stages)
+    ]
+
+    @dg.op(name="batch_result", ins={"summary": dg.In(dict)})
+    def _batch_result(context: dg.OpExecutionContext, summary: dict) -> None:
+        result = BatchSummary(**summary)
+        if result.errors:
+            raise dg.Failure(
+                description=f"{result.errors} task(s) failed, for "
+                f"{', '.join(result.failed_transients)}",
+                metadata={"task_errors": result.errors},
+                allow_retries=False,
+            )
 
     @dg.job(
         name=BATCH_JOB_NAME,
         tags={"blast/kind": "transient_batch"},
+        executor_def=executor or dg.in_process_executor,
         description="The transient workflow for a batch of transients in one run (sensor backlog).",
     )
     def _batch_job() -> None:
-        _process_batch()
+        summary = ops[0]()
+        for op in ops[1:]:
+            summary = op(summary)
+        _batch_result(summary)
 
     return _batch_job
 
@@ -303,11 +281,11 @@ def compile_runners(
     graph = WorkflowGraph.from_runners(runners)
     assets = [build_transient_asset(r, graph) for r in graph.runners]
     jobs: list[Any] = (
-        [build_workflow_job(graph, executor), build_batch_job(graph)] if assets else []
+        [build_workflow_job(graph, executor), build_batch_job(graph, executor)] if assets else []
     )
     schedules = []
     for runner in graph.system_runners:
-        job, schedule = build_system_job(runner)
+        job, schedule = build_system_job(runner, graph)
         jobs.append(job)
         schedules.append(schedule)
     return graph, assets, jobs, schedules

@@ -1,16 +1,18 @@
 """Garbage collector (Blast's ``garbage_collector``), every 3600 s, off by default.
 
-Removes per-transient scratch folders ``<data_root>/<kind>/<transient>`` for each ``kind`` in
-``SCRATCH_KINDS`` (today only ``scratch``: Blast's local ``CUTOUT_ROOT``/``SED_OUTPUT_ROOT``
-copies have no equivalent here, results are written straight to their final place; a task that
-writes scratch files elsewhere adds its folder to ``SCRATCH_KINDS``).
+Blast removed local scratch copies (``CUTOUT_ROOT``/``SED_OUTPUT_ROOT``); here results are
+written straight to their final place, so the collector removes what the pipeline really
+leaves behind:
 
-A folder is removed only when its transient is finished (``processing_status`` "completed" or
-"blocked") or no longer in the database, and is not busy (no unfinished Dagster run with its
-partition tag, not waiting for the sensor, not launched in the last few minutes; see
-``system.runs``). Results are never touched: ``RESULT_KINDS`` (cutouts, crops, thumbnails)
-are not scratch. Symbolic links are unlinked, never followed; names that are not valid
-transient names are left alone.
+* **orphans**: ``<data_root>/<kind>/<transient>`` folders (``cutouts``, ``cropped``,
+  ``thumbnails``) of transients that are no longer in the database and have no run in flight;
+* **leftovers of killed tasks** in the folders of finished, idle transients: temporary files of
+  an interrupted atomic write (``.<name>.<pid>.tmp``) and thumbnail previews (``*.preview.png``)
+  that a task deletes when it finishes normally.
+
+Results of transients in the database are never touched; a transient is idle when it is
+finished ("completed"/"blocked") and not busy (``system.runs``). Symbolic links are unlinked,
+never followed; names that are not valid transient names are left alone.
 """
 
 from __future__ import annotations
@@ -28,37 +30,41 @@ from blast_pipeline.runners.base import SystemTaskContext, SystemTaskRunner
 from blast_pipeline.runners.progress import BLOCKED, COMPLETED
 from blast_pipeline.system.runs import is_busy, transients_with_runs_in_flight
 
-#: Folders under the data root holding per-transient scratch files (removable when finished).
-SCRATCH_KINDS: tuple[str, ...] = ("scratch",)
-#: Folders holding results: never removed.
-RESULT_KINDS: tuple[str, ...] = ("cutouts", "cropped", "thumbnails")
+#: Per-transient folders under the data root.
+TRANSIENT_KINDS: tuple[str, ...] = ("cutouts", "cropped", "thumbnails")
+#: File name patterns a task leaves only when it is killed.
+LEFTOVER_PATTERNS: tuple[str, ...] = (".*.tmp", "*.preview.png")
 FINISHED_STATUSES = frozenset({COMPLETED, BLOCKED})
 
-assert not set(SCRATCH_KINDS) & set(RESULT_KINDS)
+
+def _valid(name: str) -> bool:
+    try:
+        validate_transient_name(name)
+    except (InvalidTransientName, ValueError):
+        return False
+    return True
 
 
-def removable_scratch(
+def classify_folders(
     dir_names: Collection[str],
     transients: Mapping[str, tuple[str, datetime | None]],
     in_flight: Collection[str],
     now: datetime,
-) -> list[str]:
-    """Scratch folder names that may go (pure). ``transients``: name -> (processing_status,
-    workflow_requested_at) of those in the database."""
-    removable: list[str] = []
+) -> tuple[list[str], list[str]]:
+    """(orphans to remove, idle transients to sweep for leftovers) among folder names (pure).
+    ``transients``: name -> (processing_status, workflow_requested_at) of those in the
+    database."""
+    orphans, idle = [], []
     for name in sorted(dir_names):
-        try:
-            validate_transient_name(name)
-        except (InvalidTransientName, ValueError):
+        if not _valid(name) or name in in_flight:
             continue
-        if name in in_flight:
+        if name not in transients:
+            orphans.append(name)
             continue
-        if name in transients:
-            status, requested_at = transients[name]
-            if status not in FINISHED_STATUSES or is_busy(name, requested_at, in_flight, now):
-                continue
-        removable.append(name)
-    return removable
+        status, requested_at = transients[name]
+        if status in FINISHED_STATUSES and not is_busy(name, requested_at, in_flight, now):
+            idle.append(name)
+    return orphans, idle
 
 
 def _size(path: Path) -> int:
@@ -68,7 +74,7 @@ def _size(path: Path) -> int:
 
 
 def remove_entry(path: Path) -> int:
-    """Remove a scratch folder (a link is unlinked, not followed); returns bytes freed."""
+    """Remove a file or folder (a link is unlinked, not followed); returns bytes freed."""
     size = _size(path)
     if path.is_symlink() or path.is_file():
         path.unlink()
@@ -77,8 +83,19 @@ def remove_entry(path: Path) -> int:
     return size
 
 
+def leftovers(folder: Path) -> list[Path]:
+    """Files in ``folder`` that only a killed task leaves (never followed through links)."""
+    if folder.is_symlink():
+        return []
+    found = []
+    for pattern in LEFTOVER_PATTERNS:
+        found.extend(p for p in folder.rglob(pattern) if p.is_file() or p.is_symlink())
+    return sorted(found)
+
+
 class GarbageCollector(SystemTaskRunner):
-    """Remove scratch files of finished transients (never results, never a running one)."""
+    """Remove folders of transients no longer in the database and files left by killed tasks
+    (never the results of a transient in the database, never a running one)."""
 
     task_name = "Garbage collector"
     task_frequency_seconds = 3600
@@ -90,7 +107,7 @@ class GarbageCollector(SystemTaskRunner):
         now = utcnow()
         data_root = context.services.data_root
         listed: dict[str, list[str]] = {}
-        for kind in SCRATCH_KINDS:
+        for kind in TRANSIENT_KINDS:
             root = data_root / kind
             if root.is_dir() and not root.is_symlink():
                 listed[kind] = [p.name for p in root.iterdir() if p.is_dir() or p.is_symlink()]
@@ -107,15 +124,16 @@ class GarbageCollector(SystemTaskRunner):
         removed: list[str] = []
         freed = 0
         for kind, dirs in listed.items():
-            for name in removable_scratch(dirs, transients, in_flight, now):
+            orphans, idle = classify_folders(dirs, transients, in_flight, now)
+            targets = [data_root / kind / n for n in orphans]
+            for name in idle:
+                targets.extend(leftovers(data_root / kind / name))
+            for path in targets:
                 try:
-                    freed += remove_entry(data_root / kind / name)
+                    freed += remove_entry(path)
                 except OSError as exc:
-                    context.log.warning(f"could not remove {kind}/{name}: {exc}")
+                    context.log.warning(f"could not remove {path}: {exc}")
                     continue
-                removed.append(f"{kind}/{name}")
-        kept = sum(len(d) for d in listed.values()) - len(removed)
-        context.add_metadata(
-            removed=len(removed), kept=kept, bytes_freed=freed, folders=", ".join(removed[:50])
-        )
-        return f"{len(removed)} scratch folder(s) removed ({freed} bytes), {kept} kept"
+                removed.append(str(path.relative_to(data_root)))
+        context.add_metadata(removed=len(removed), bytes_freed=freed, paths=", ".join(removed[:50]))
+        return f"{len(removed)} orphaned folder(s) or leftover file(s) removed ({freed} bytes)"

@@ -10,14 +10,17 @@ daemon may not have created the run record yet (``LAUNCH_GRACE_SECONDS``).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from blast_pipeline.runners.jobs import IN_FLIGHT_STATUSES
+
 PARTITION_TAG = "dagster/partition"
 TRANSIENT_TAG = "blast/transient"
-#: Batch runs list their transients, comma-separated (``runners.compile.BATCH_TRANSIENTS_TAG``).
+#: Batch runs list their transients, comma-separated (``runners.jobs.BATCH_TRANSIENTS_TAG``).
 BATCH_TAG = "blast/transients"
 
 
@@ -29,17 +32,14 @@ def transients_of_run(tags: dict[str, str]) -> set[str]:
     return names
 
 
-#: Every run status that is not final: such a run may still execute tasks of its transient.
-IN_FLIGHT_STATUSES: tuple[dg.DagsterRunStatus, ...] = tuple(
-    s
-    for s in dg.DagsterRunStatus
-    if s
-    not in (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
-)
-
 #: After the sensor marks a transient launched, the daemon submits its run within seconds (about
-#: 1 s per run request, 50 per tick); until then no run record exists. Treat it as busy meanwhile.
-LAUNCH_GRACE_SECONDS = 300
+#: 1 s per run request, 50 per tick); until then no run record exists. Treat it as busy meanwhile
+#: (``BLAST_LAUNCH_GRACE_SECONDS``).
+LAUNCH_GRACE_SECONDS = 300.0
+
+
+def launch_grace_seconds() -> float:
+    return float(os.environ.get("BLAST_LAUNCH_GRACE_SECONDS") or LAUNCH_GRACE_SECONDS)
 
 
 def transients_with_runs_in_flight(instance: dg.DagsterInstance) -> set[str]:
@@ -82,7 +82,7 @@ def is_busy(
     workflow_requested_at: datetime | None,
     in_flight: Collection[str],
     now: datetime,
-    grace_seconds: float = LAUNCH_GRACE_SECONDS,
+    grace_seconds: float | None = None,
 ) -> bool:
     """True when the transient has a run in flight, waits for the sensor, or was launched less
     than ``grace_seconds`` ago (its run may not be recorded yet)."""
@@ -91,4 +91,5 @@ def is_busy(
     requested = as_utc(workflow_requested_at)
     if requested is None:
         return True
-    return now - requested < timedelta(seconds=grace_seconds)
+    grace = launch_grace_seconds() if grace_seconds is None else grace_seconds
+    return now - requested < timedelta(seconds=grace)

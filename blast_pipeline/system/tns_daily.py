@@ -27,7 +27,6 @@ from blast_pipeline.system.tns_ingestion import (
     TNSSearchFailed,
     insert_transient,
     load_saved,
-    registry_graph,
     tns_client_from_env,
     tns_disabled_reason,
 )
@@ -112,7 +111,7 @@ class IngestMissedTNSTransients(SystemTaskRunner):
     def _insert_missing(
         self, context: SystemTaskContext, objects: list[TNSObject], report: IngestionReport
     ) -> None:
-        graph = registry_graph()
+        graph = context.graph
         database = context.services.database
         with database.session() as session:
             known = set(load_saved(session, [o.name for o in objects]))

@@ -34,27 +34,21 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
 from blast_pipeline.db.models import Transient
-from blast_pipeline.db.task_register import (
-    initialise_registers,
-    reset_tasks,
-    statuses_with_defaults,
-    task_statuses,
-)
 from blast_pipeline.db.transients import (
     DuplicateTransient,
     NewTransient,
     find_transient,
 )
 from blast_pipeline.db.transients import insert_transient as insert_new_transient
-from blast_pipeline.db.workflow_requests import request_workflow
 from blast_pipeline.runners.base import SystemTaskContext, SystemTaskRunner
 from blast_pipeline.runners.graph import WorkflowGraph
-from blast_pipeline.runners.progress import processing_status_and_progress
+from blast_pipeline.runners.reset import reset_and_request
 from blast_pipeline.sources.base import RateLimitedError, SourceError
 from blast_pipeline.sources.tns import (
     DEFAULT_TNS_BASE_URL,
@@ -172,20 +166,6 @@ def insert_transient(session, graph: WorkflowGraph, obj: TNSObject, ingest_sourc
     insert_new_transient(session, graph.task_names, new, nearby=False)
 
 
-def reprocess_from(session, graph: WorkflowGraph, transient: Transient, first_task: str) -> int:
-    """Reset ``first_task`` and its downstream tasks, refresh progress, request a run; returns
-    how many tasks were reset."""
-    tasks = graph.downstream_of(first_task) if first_task in graph.task_names else graph.task_names
-    initialise_registers(session, transient, graph.task_names)
-    reset_tasks(session, transient, tasks)
-    statuses = statuses_with_defaults(task_statuses(session, transient), graph.task_names)
-    transient.progress, transient.processing_status = processing_status_and_progress(
-        statuses, graph.upstream
-    )
-    request_workflow(transient)
-    return len(tasks)
-
-
 @dataclass
 class IngestionReport:
     counts: dict[str, int] = field(default_factory=dict)
@@ -207,12 +187,6 @@ class IngestionReport:
             if kind not in ("unchanged", "known"):
                 meta[kind] = ", ".join(listed)
         return meta
-
-
-def registry_graph() -> WorkflowGraph:
-    from blast_pipeline.tasks import TASK_RUNNERS  # late: the registry imports this module
-
-    return WorkflowGraph.from_runners(TASK_RUNNERS)
 
 
 class TNSDataIngestion(SystemTaskRunner):
@@ -261,7 +235,7 @@ class TNSDataIngestion(SystemTaskRunner):
         from blast_pipeline.system.runs import transients_with_runs_in_flight
 
         report = IngestionReport()
-        graph = registry_graph()
+        graph = context.graph
         database = context.services.database
         with database.session() as session:
             saved = load_saved(session, [o.name for o in objects])
@@ -280,7 +254,7 @@ class TNSDataIngestion(SystemTaskRunner):
                     continue
             try:
                 with database.session() as session:
-                    self._apply(session, graph, obj, kind)
+                    self._apply(session, graph, obj, kind, context.services.data_root)
             except (ValueError, DuplicateTransient) as exc:
                 context.log.warning(f"{obj.name}: not ingested: {exc}")
                 report.add("skipped", f"{obj.name} (invalid: {exc})")
@@ -288,7 +262,9 @@ class TNSDataIngestion(SystemTaskRunner):
             report.add(kind, obj.name)
         return report
 
-    def _apply(self, session, graph: WorkflowGraph, obj: TNSObject, kind: UpdateKind) -> None:
+    def _apply(
+        self, session, graph: WorkflowGraph, obj: TNSObject, kind: UpdateKind, data_root: Path
+    ) -> None:
         if kind == "new":
             insert_transient(session, graph, obj, "tns")
             return
@@ -302,7 +278,7 @@ class TNSDataIngestion(SystemTaskRunner):
                 continue  # TNS lost its redshift: keep ours (Blast copies only truthy changes)
             setattr(transient, name, value)
         if kind == "redshift_changed":
-            reprocess_from(session, graph, transient, FIRST_REDSHIFT_TASK)
+            reset_and_request(session, graph, transient, data_root, from_task=FIRST_REDSHIFT_TASK)
 
 
 class TNSSearchFailed(SourceError):

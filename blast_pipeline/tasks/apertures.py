@@ -9,6 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from blast_pipeline.db.models import Aperture, AperturePhotometry, Cutout, Transient
+from blast_pipeline.db.upsert import upsert
 from blast_pipeline.runners.base import TaskContext, TransientTaskRunner
 from blast_pipeline.science.apertures import choose_aperture_filter, construct_global_aperture
 from blast_pipeline.science.background import BackgroundEstimationError
@@ -58,15 +59,9 @@ def aperture_fields(sky: SkyEllipticalAperture | SkyCircularAperture) -> dict[st
 
 
 def upsert_aperture(session: Session, name: str, **values) -> Aperture:
-    """Blast's ``create_or_update_aperture``: update the row with this name in place, or add it."""
-    row = session.scalar(select(Aperture).where(Aperture.name == name))
-    if row is None:
-        row = Aperture(name=name)
-        session.add(row)
-    for key, value in values.items():
-        setattr(row, key, value)
-    session.flush()
-    return row
+    """Blast's ``create_or_update_aperture``: update the row with this name in place, or add it
+    (one atomic statement)."""
+    return upsert(session, Aperture, {"name": name}, values)
 
 
 def delete_apertures(session: Session, aperture_ids: list[int]) -> None:
@@ -150,6 +145,15 @@ class GlobalApertureConstruction(TransientTaskRunner):
             reason="no image gave a host aperture", tried=", ".join(tried) or "no image"
         )
         return FAILED
+
+    def _clean(self, session: Session, transient: Transient, data_root) -> None:
+        """Every global aperture of the transient (primary and PSF-matched) and its photometry."""
+        ids = session.scalars(
+            select(Aperture.id).where(
+                Aperture.transient_id == transient.id, Aperture.type == "global"
+            )
+        ).all()
+        delete_apertures(session, list(ids))
 
     @staticmethod
     def _store(

@@ -7,14 +7,13 @@ written to.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from astropy.io import fits
 from astropy.wcs import WCS
 from sqlalchemy import select
 
-from blast_pipeline.db.models import Aperture, Transient
+from blast_pipeline.db.models import Aperture, Cutout, Transient
 from blast_pipeline.files import cropped_cutout_path, relative_to_root
 from blast_pipeline.runners.base import TaskContext, TransientTaskRunner
 from blast_pipeline.science.crop import crop_cutout, crop_size_pixels
@@ -22,17 +21,7 @@ from blast_pipeline.science.filters import get_filter
 from blast_pipeline.statuses import PROCESSED
 from blast_pipeline.tasks.apertures import global_aperture_name, sky_aperture_of
 from blast_pipeline.tasks.cutouts_io import cutouts_with_files
-
-
-def _write_fits(hdu: fits.PrimaryHDU, path: Path) -> None:
-    """Write atomically, so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        hdu.writeto(tmp, overwrite=True)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+from blast_pipeline.tasks.fits_storage import image_hdu, write_image
 
 
 class CropTransientImages(TransientTaskRunner):
@@ -43,6 +32,13 @@ class CropTransientImages(TransientTaskRunner):
 
     def _prerequisites(self) -> dict[str, str]:
         return {"Validate global photometry": "processed", "Validate local photometry": "processed"}
+
+    def _clean(self, session, transient: Transient, data_root: Path) -> None:
+        """The cropped files and their paths (the downloaded originals stay)."""
+        for cutout in session.scalars(select(Cutout).where(Cutout.transient_id == transient.id)):
+            if cutout.cropped_path:
+                (data_root / cutout.cropped_path).unlink(missing_ok=True)
+                cutout.cropped_path = None
 
     def _run_process(self, transient: Transient, context: TaskContext) -> str:
         session, data_root = context.session, context.services.data_root
@@ -64,21 +60,21 @@ class CropTransientImages(TransientTaskRunner):
             # Memory-mapped: only the crop's rows are read; crop_cutout copies what it keeps.
             with fits.open(original, memmap=True) as hdul:
                 size = crop_size_pixels(
-                    WCS(hdul[0].header),
+                    WCS(image_hdu(hdul).header),
                     transient.ra_deg,
                     transient.dec_deg,
                     redshift=z,
                     host_ra_dec=host_ra_dec,
                     aperture=None if aperture is None else sky_aperture_of(aperture),
                 )
-                crop = crop_cutout(hdul[0], transient.ra_deg, transient.dec_deg, size)
+                crop = crop_cutout(image_hdu(hdul), transient.ra_deg, transient.dec_deg, size)
             if crop is None:
                 context.log.info(f"{filter_name}: the transient is outside the image; not cropped")
                 cutout.cropped_path = None
                 target.unlink(missing_ok=True)
                 no_overlap += 1
                 continue
-            _write_fits(crop, target)
+            write_image(crop, target)
             cutout.cropped_path = relative_to_root(data_root, target)
             cropped += 1
         context.add_metadata(cropped=cropped, not_cropped=no_overlap)

@@ -14,6 +14,7 @@ from blast_pipeline.runners.base import Retry, TaskContext, TransientTaskRunner
 from blast_pipeline.science.filters import get_filter
 from blast_pipeline.sources.base import CutoutDownloadError
 from blast_pipeline.statuses import PROCESSED
+from blast_pipeline.tasks.fits_storage import image_hdu, write_image
 
 NO_IMAGE_FOUND = "No image found"
 DOWNLOAD_ERROR = "Download error"
@@ -37,6 +38,7 @@ class CutoutDownload(TransientTaskRunner):
 
     task_name = "Cutout download"
     pool = "cutout_services"
+    writes_files = True  # waits for free disk space first (runners/disk.py)
     retry = Retry(max_retries=2, delay_seconds=10.0)
 
     def _run_process(self, transient: Transient, context: TaskContext) -> str:
@@ -82,8 +84,7 @@ class CutoutDownload(TransientTaskRunner):
                 no_image += 1
             else:
                 path = cutout_path(data_root, transient.name, get_filter(row.name))
-                path.parent.mkdir(parents=True, exist_ok=True)
-                hdul.writeto(path, overwrite=True)
+                write_image(image_hdu(hdul), path)  # tiled compression (fits_storage.py)
                 cutout.fits_path, cutout.message = relative_to_root(data_root, path), ""
                 downloaded += 1
         context.add_metadata(

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from blast_pipeline.db.models import Cutout, Filter
 from blast_pipeline.science.filters import APERTURE_FILTER_PRIORITY, FilterSpec, get_filter
+from blast_pipeline.tasks.fits_storage import image_hdu
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ def read_image(
         cutout.cropped_path if cropped and cutout.cropped_path else cutout.fits_path
     )
     with fits.open(path, memmap=False) as hdul:
-        hdu = hdul[0]
+        hdu = image_hdu(hdul)
         data, header = hdu.data.astype("float64"), hdu.header.copy()
     return StoredImage(cutout, get_filter(filter_name), data, header, WCS(header).celestial)
 

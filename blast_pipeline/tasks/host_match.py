@@ -7,7 +7,7 @@ import zlib
 
 from astropy import units as u
 from astropy.coordinates import SkyCoord
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from blast_pipeline.db.models import Host, HostAssociation, Transient
 from blast_pipeline.runners.base import Retry, TaskContext, TransientTaskRunner
@@ -76,6 +76,11 @@ class HostMatch(TransientTaskRunner):
 
     def _prerequisites(self) -> dict[str, str]:
         return {"Transient MWEBV": "processed"}
+
+    def _clean(self, session, transient: Transient, data_root) -> None:
+        """The association and the transient's host link (host rows are shared: kept)."""
+        session.execute(delete(HostAssociation).where(HostAssociation.transient_id == transient.id))
+        transient.host = None
 
     def _run_process(self, transient: Transient, context: TaskContext) -> str:
         catalogs = context.services.catalogs

@@ -19,6 +19,7 @@ from astropy.io import fits
 from astropy.wcs import WCS
 
 from blast_pipeline.science.background import ImageAnalysis
+from blast_pipeline.tasks.fits_storage import image_hdu
 
 #: Images kept (a transient has at most 24 cutouts).
 MAX_ENTRIES = 30
@@ -92,9 +93,9 @@ class ImageAnalysisCache:
 
 def _analyse(path: Path, filter_name: str) -> AnalysedImage:
     with fits.open(path, memmap=False) as hdul:
-        hdu = hdul[0]
-        if hdu.data is None or np.ndim(hdu.data) != 2:
-            raise ValueError(f"{path} has no 2D image in its primary HDU")
+        hdu = image_hdu(hdul)
+        if np.ndim(hdu.data) != 2:
+            raise ValueError(f"{path} has no 2D image")
         data = hdu.data  # ImageAnalysis keeps its own float64 copy: no conversion here
         header = hdu.header.copy()
     wcs = WCS(header).celestial

@@ -29,6 +29,9 @@ class TransientMWEBV(TransientTaskRunner):
     def _prerequisites(self) -> dict[str, str]:
         return {"Cutout download": "processed"}
 
+    def _clean(self, session, transient: Transient, data_root) -> None:
+        transient.milkyway_dust_reddening = None
+
     def _run_process(self, transient: Transient, context: TaskContext) -> str:
         ebv = _ebv(transient.ra_deg, transient.dec_deg, context)
         if ebv is None:

@@ -9,6 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from blast_pipeline.db.models import Aperture, AperturePhotometry, Cutout, Transient
+from blast_pipeline.db.upsert import upsert
 from blast_pipeline.runners.base import TaskContext, TransientTaskRunner
 from blast_pipeline.science.apertures import psf_matched_aperture
 from blast_pipeline.science.background import BackgroundEstimationError
@@ -62,23 +63,21 @@ def store_photometry(
     filter_id: int,
     result: PhotometryResult | None,
 ) -> AperturePhotometry:
-    """Write the one row of (aperture, filter), replacing the previous values and validation."""
-    row = session.scalar(
-        select(AperturePhotometry).where(
-            AperturePhotometry.aperture_id == aperture.id,
-            AperturePhotometry.filter_id == filter_id,
-        )
+    """Write the one row of (aperture, filter), replacing the previous values and validation
+    (one atomic upsert)."""
+    return upsert(
+        session,
+        AperturePhotometry,
+        {"aperture_id": aperture.id, "filter_id": filter_id},
+        {
+            "transient_id": transient.id,
+            "flux": _plain(None if result is None else result.flux),
+            "flux_error": _plain(None if result is None else result.flux_error),
+            "magnitude": _plain(None if result is None else result.magnitude),
+            "magnitude_error": _plain(None if result is None else result.magnitude_error),
+            "is_validated": None,
+        },
     )
-    if row is None:
-        row = AperturePhotometry(aperture_id=aperture.id, filter_id=filter_id)
-        session.add(row)
-    row.transient_id = transient.id
-    row.flux = _plain(None if result is None else result.flux)
-    row.flux_error = _plain(None if result is None else result.flux_error)
-    row.magnitude = _plain(None if result is None else result.magnitude)
-    row.magnitude_error = _plain(None if result is None else result.magnitude_error)
-    row.is_validated = None
-    return row
 
 
 def delete_photometry(session: Session, aperture_id: int, keep_filter_ids: set[int]) -> None:
@@ -97,6 +96,21 @@ class GlobalAperturePhotometry(TransientTaskRunner):
 
     def _prerequisites(self) -> dict[str, str]:
         return {"Global aperture construction": "processed"}
+
+    def _clean(self, session: Session, transient: Transient, data_root) -> None:
+        """The PSF-matched global apertures and all global photometry (the primary aperture
+        belongs to Global aperture construction)."""
+        copies = session.scalars(
+            select(Aperture.id).where(
+                Aperture.transient_id == transient.id,
+                Aperture.type == "global",
+                Aperture.is_primary.is_(False),
+            )
+        ).all()
+        delete_apertures(session, list(copies))
+        primary = primary_global_aperture(session, transient.id)
+        if primary is not None:
+            delete_photometry(session, primary.id, set())
 
     def _run_process(self, transient: Transient, context: TaskContext) -> str:
         session = context.session
@@ -157,6 +171,15 @@ class LocalAperturePhotometry(TransientTaskRunner):
 
     def _prerequisites(self) -> dict[str, str]:
         return {"Host information": "processed"}
+
+    def _clean(self, session: Session, transient: Transient, data_root) -> None:
+        """The local aperture and its photometry."""
+        ids = session.scalars(
+            select(Aperture.id).where(
+                Aperture.transient_id == transient.id, Aperture.type == "local"
+            )
+        ).all()
+        delete_apertures(session, list(ids))
 
     def _run_process(self, transient: Transient, context: TaskContext) -> str:
         z = transient.best_redshift

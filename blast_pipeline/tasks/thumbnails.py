@@ -80,6 +80,9 @@ class GenerateThumbnail(TransientTaskRunner):
     def _prerequisites(self) -> dict[str, str]:
         return {"Cutout download": "processed"}
 
+    def _clean(self, session, transient: Transient, data_root) -> None:
+        thumbnail_path(data_root, transient.name, "cutout").unlink(missing_ok=True)
+
     def _run_process(self, transient: Transient, context: TaskContext) -> str:
         return render_transient_thumbnail(transient, context, "cutout")
 
@@ -112,6 +115,9 @@ class GenerateThumbnailFinal(TransientTaskRunner):
 
     def _prerequisites(self) -> dict[str, str]:
         return {"Crop transient images": "processed", "Generate thumbnail": "processed"}
+
+    def _clean(self, session, transient: Transient, data_root) -> None:
+        thumbnail_path(data_root, transient.name, "final").unlink(missing_ok=True)
 
     def _run_process(self, transient: Transient, context: TaskContext) -> str:
         apertures = _final_apertures(context.session, transient)

@@ -20,6 +20,12 @@ PHOT_VALID_FAILED = "phot valid failed"
 NO_VALID_PHOT = "no valid phot"
 
 
+def clear_validation(session: Session, transient_id: int, kind: str) -> None:
+    """Forget the validation flags of the transient's ``kind`` photometry."""
+    for row in photometry_rows(session, transient_id, kind):
+        row.is_validated = None
+
+
 def photometry_rows(session: Session, transient_id: int, kind: str) -> list[AperturePhotometry]:
     """The transient's photometry rows through apertures of ``kind`` ("global" or "local")."""
     return list(
@@ -43,6 +49,9 @@ class ValidateGlobalPhotometry(TransientTaskRunner):
 
     def _failed_status_message(self) -> str:
         return PHOT_VALID_FAILED
+
+    def _clean(self, session: Session, transient: Transient, data_root) -> None:
+        clear_validation(session, transient.id, "global")
 
     def _run_process(self, transient: Transient, context: TaskContext) -> str:
         session = context.session
@@ -90,6 +99,9 @@ class ValidateLocalPhotometry(TransientTaskRunner):
 
     def _failed_status_message(self) -> str:
         return PHOT_VALID_FAILED
+
+    def _clean(self, session: Session, transient: Transient, data_root) -> None:
+        clear_validation(session, transient.id, "local")
 
     def _run_process(self, transient: Transient, context: TaskContext) -> str:
         rows = photometry_rows(context.session, transient.id, "local")

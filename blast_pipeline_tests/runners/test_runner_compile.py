@@ -52,14 +52,23 @@ def test_asset_dependencies_equal_the_prerequisites(defs):
     }
 
 
-def test_options_become_retry_policy_pool_and_routing_tags(defs):
+def test_options_become_pool_routing_tags_and_limits_in_both_jobs(defs):
     job = defs.resolve_job_def("transient_workflow")
     nodes = {n.name: n.definition for n in job.graph.node_dict.values()}
-    assert nodes["host_match"].retry_policy.max_retries == 2
+    # retries run inside run_task, identically for both jobs: no step-level policy
+    assert nodes["host_match"].retry_policy is None
     assert nodes["cutout_download"].pool == "toy_service"
     assert nodes["validate_local_photometry"].tags["dagster-celery/queue"] == "sed"
     assert job.executor_def.name == "in_process"
-    assert int(job.tags["dagster/max_runtime"]) > 3600
+    # the hard limit is the tasks' hard limits (soft + 200 s each), not the soft limits' sum
+    graph = WorkflowGraph.from_runners(toy_registry())
+    hard = sum(r.time_limit_seconds + 200 for r in graph.runners)
+    assert int(job.tags["dagster/max_runtime"]) == int(hard)
+    # the batch job: one op per queue stage (the sed task goes to its own op), routed alike
+    batch = defs.resolve_job_def("transient_workflow_batch")
+    ops = {n.name: n.definition for n in batch.graph.node_dict.values()}
+    sed_ops = [op for op in ops.values() if op.tags.get("dagster-celery/queue") == "sed"]
+    assert len(sed_ops) == 1 and "batch_result" in ops
 
 
 def test_system_runners_become_jobs_with_schedules(defs):

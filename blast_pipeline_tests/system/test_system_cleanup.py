@@ -1,4 +1,4 @@
-"""Garbage collector (scratch of finished transients only) and partition retention (archive,
+"""Garbage collector (orphans and leftovers of killed tasks only) and partition retention (archive,
 restore, results kept)."""
 
 from __future__ import annotations
@@ -30,31 +30,43 @@ def _touch(path, content: bytes = b"x" * 10):
     path.write_bytes(content)
 
 
-def test_garbage_collector_removes_only_finished_scratch(defs, blast_sqlite, instance):
+def test_garbage_collector_removes_orphans_and_leftovers_of_killed_tasks(
+    defs, blast_sqlite, instance
+):
     blast = blast_sqlite
     root = blast.services().data_root
     add(blast, "2024done", all_processed(), **DONE)
-    add(blast, "2024blocked", progress=100, processing_status="blocked")
     add(blast, "2024running", all_processed(), **DONE)  # finished, but a run is in flight
     add(blast, "2024working", progress=40)
-    add(blast, "2024requeued", all_processed(), requested_at=None, **DONE)
-    add(blast, "2024linked", all_processed(), **DONE)
     add_run(instance, "2024running", dg.DagsterRunStatus.STARTED)
-    for name in ("2024done", "2024blocked", "2024running", "2024working", "2024requeued"):
-        _touch(root / "scratch" / name / "tmp" / "chunk.npz")
-    _touch(root / "scratch" / "2024gone" / "x.fits")  # transient deleted from the database
-    _touch(root / "scratch" / "not a name" / "keep.txt")
-    results = [root / "cutouts" / "2024done" / "PanSTARRS" / "g.fits"]
-    results.append(root / "thumbnails" / "2024done" / "final.png")
+    results = [
+        root / "cutouts" / "2024done" / "PanSTARRS" / "g.fits",
+        root / "cropped" / "2024done" / "PanSTARRS" / "g.fits",
+        root / "thumbnails" / "2024done" / "final.png",
+    ]
     for path in results:
         _touch(path)
-    (root / "scratch" / "2024linked").symlink_to(root / "cutouts" / "2024done")
+    killed = [  # what a task killed mid-write leaves
+        root / "cropped" / "2024done" / "PanSTARRS" / ".g.fits.4242.tmp",
+        root / "thumbnails" / "2024done" / "final.preview.png",
+    ]
+    kept = [
+        root / "cropped" / "2024running" / "SDSS" / ".r.fits.77.tmp",  # its run is writing it
+        root / "thumbnails" / "2024working" / "cutout.preview.png",
+    ]
+    for path in killed + kept:
+        _touch(path)
+    _touch(root / "cutouts" / "2024gone" / "SDSS" / "r.fits")  # transient deleted meanwhile
+    _touch(root / "thumbnails" / "not a name" / "keep.txt")
+    (root / "cropped" / "2024linked").symlink_to(root / "cutouts" / "2024done")
 
     result = run_job(defs, "garbage_collector", instance, blast)
     assert result.success
-    left = {p.name for p in (root / "scratch").iterdir()}
-    assert left == {"2024running", "2024working", "2024requeued", "not a name"}
-    assert all(path.is_file() for path in results)  # results, even behind a link, survive
+    assert all(path.is_file() for path in results + kept)  # results, even behind a link
+    assert not any(path.exists() for path in killed)
+    assert not (root / "cutouts" / "2024gone").exists()
+    assert not (root / "cropped" / "2024linked").is_symlink()  # orphan link unlinked
+    assert (root / "thumbnails" / "not a name" / "keep.txt").is_file()
     meta = job_summary(result)
     assert meta["removed"] == 4 and meta["bytes_freed"] >= 30
     schedule = defs.resolve_schedule_def("garbage_collector_schedule")

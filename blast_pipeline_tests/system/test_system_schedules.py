@@ -20,7 +20,7 @@ EXPECTED = {
     # job/schedule prefix: (cron, default status, Blast's seconds)
     "tns_data_ingestion": ("*/4 * * * *", "RUNNING", 240),
     "ingest_missed_tns_transients": ("0 0 * * *", "STOPPED", 86400),
-    "retrigger_incomplete_workflows": ("*/20 * * * *", "RUNNING", 1200),
+    "retrigger_incomplete_workflows": ("*/2 * * * *", "RUNNING", 120),
     "garbage_collector": ("0 * * * *", "STOPPED", 3600),
     "partition_retention": ("0 0 * * *", "RUNNING", 86400),
 }
@@ -101,3 +101,29 @@ def _minutes_ago(minutes: float):
     from datetime import UTC, datetime, timedelta
 
     return datetime.now(UTC) - timedelta(minutes=minutes)
+
+
+def test_a_system_schedule_skips_while_its_previous_run_is_in_flight(defs, instance, monkeypatch):
+    """Blast skips a TNS ingestion while one is active; other system jobs are not held back."""
+    from blast_pipeline_tests.system.system_helpers import _origin, make_new_run_id
+
+    monkeypatch.setenv("TNS_BOT_API_KEY", "k" * 20)
+    monkeypatch.setenv("TNS_BOT_NAME", "bot")
+    monkeypatch.setenv("TNS_BOT_ID", "1")
+    schedule = defs.resolve_schedule_def("tns_data_ingestion_schedule")
+    context = dg.build_schedule_context(instance=instance)
+    assert isinstance(schedule.evaluate_tick(context).run_requests[0], dg.RunRequest)
+    run = dg.DagsterRun(
+        job_name="tns_data_ingestion_job",
+        run_id=make_new_run_id(),
+        status=dg.DagsterRunStatus.STARTED,
+        remote_job_origin=_origin("tns_data_ingestion_job"),
+    )
+    instance.add_run(run)
+    tick = schedule.evaluate_tick(dg.build_schedule_context(instance=instance))
+    assert not tick.run_requests and "still in flight" in tick.skip_message
+    retrigger = defs.resolve_schedule_def("retrigger_incomplete_workflows_schedule")
+    assert retrigger.evaluate_tick(dg.build_schedule_context(instance=instance)).run_requests
+    # each system job has its own run-queue slot, not one shared by all
+    tags = {defs.resolve_job_def(f"{n}_job").tags["blast/system_job"] for n in EXPECTED}
+    assert len(tags) == len(EXPECTED)

@@ -18,8 +18,10 @@ from blast_pipeline.db.models import Cutout, Host, Transient
 from blast_pipeline.db.task_register import task_statuses
 from blast_pipeline.db.transients import get_transient
 from blast_pipeline.runners.execution import execute_transient_task
+from blast_pipeline.runners.reset import reset_and_request
 from blast_pipeline.sources.base import CutoutDownloadError
 from blast_pipeline.tasks.cutout_download import CutoutDownload
+from blast_pipeline.tasks.fits_storage import image_hdu
 from blast_pipeline.tasks.mwebv import HostMWEBV, TransientMWEBV
 
 
@@ -42,8 +44,14 @@ def test_cutout_download_stores_images_and_no_image_found(tmp_path, database_url
     message, path = cutouts["SDSS_r"]
     assert message == "" and path == "cutouts/2024cut/SDSS/SDSS_r.fits"
     with fits.open(services.data_root / path) as hdul:
-        assert hdul[0].data.shape[0] > 10
+        assert image_hdu(hdul).data.shape[0] > 10
     assert outcome.metadata["downloaded"] == 22 and outcome.metadata["no_image_found"] == 2
+
+
+def _reset(services, name, scope="all"):
+    """What reprocess ("all") or the manual retrigger ("manual") does before a re-run."""
+    with services.database.session() as session:
+        reset_and_request(session, graph(), get_transient(session, name), services.data_root, scope)
 
 
 def test_rerun_does_not_download_again_nor_duplicate_rows(tmp_path, database_url):
@@ -53,12 +61,17 @@ def test_rerun_does_not_download_again_nor_duplicate_rows(tmp_path, database_url
     add(services, "2024again")
     execute_transient_task(CutoutDownload(), "2024again", services, graph())
     first_calls = len(source.calls)
+    # a processed task does not run again (its own status must be "not processed")
+    assert execute_transient_task(CutoutDownload(), "2024again", services, graph()).status is None
+    assert len(source.calls) == first_calls
+    _reset(services, "2024again")
     execute_transient_task(CutoutDownload(), "2024again", services, graph())
     assert len(source.calls) == first_calls  # everything cached (files and "No image found")
     with services.database.session() as session:
         assert session.scalar(select(func.count(Cutout.id))) == 24
     # a deleted file is fetched again
     (services.data_root / _cutouts(services, "2024again")["WISE_W1"][1]).unlink()
+    _reset(services, "2024again")
     execute_transient_task(CutoutDownload(), "2024again", services, graph())
     assert source.calls[first_calls:] == ["WISE_W1"]
 
@@ -110,6 +123,7 @@ def test_service_error_fails_the_task_but_keeps_the_other_filters(tmp_path, data
     assert cutouts["WISE_W1"][0] == ""
     # the retry only asks for the failed filter
     n = len(source.calls)
+    _reset(services, "2024flaky", "manual")
     outcome = execute_transient_task(CutoutDownload(), "2024flaky", services, graph())
     assert outcome.status == "processed"
     assert source.calls[n:] == ["WISE_W2"]

@@ -17,6 +17,7 @@ from tasks2_world import NAME, TRANSIENT_DEC, TRANSIENT_RA, make_world, survey_i
 from blast_pipeline.db.models import Cutout
 from blast_pipeline.runners.base import MarkdownText
 from blast_pipeline.science.background import ImageAnalysis
+from blast_pipeline.tasks.fits_storage import image_hdu
 from blast_pipeline.tasks.image_cache import IMAGE_CACHE, ImageAnalysisCache
 
 CHAIN = (
@@ -61,7 +62,7 @@ def test_chain_crop_and_final_thumbnail(tmp_path, database_url):
     for name, (fits_path, cropped_path) in cutouts.items():
         assert cropped_path == f"cropped/{NAME}/{fits_path.split('/', 2)[2]}"
         with fits.open(world.data_root / cropped_path) as hdul:
-            data, header = hdul[0].data, hdul[0].header
+            data, header = image_hdu(hdul).data, image_hdu(hdul).header
         assert data.shape <= fits.getdata(world.data_root / fits_path).shape
         assert header["EXPTIME"] == 100.0  # survey keywords kept
         # centred on the transient (trimmed at the edges when larger than the image)

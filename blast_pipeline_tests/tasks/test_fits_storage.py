@@ -1,0 +1,84 @@
+"""Cutout storage: lossless tiled compression reads back every pixel and the header, so the
+aperture photometry is unchanged; integers exactly; old uncompressed files still read."""
+
+from __future__ import annotations
+
+import astropy.units as u
+import numpy as np
+import pytest
+from astropy.coordinates import SkyCoord
+from astropy.io import fits
+from astropy.wcs import WCS
+from photutils.aperture import SkyCircularAperture
+
+from blast_pipeline.science.background import BackgroundEstimationError, ImageAnalysis
+from blast_pipeline.science.filters import FILTERS
+from blast_pipeline.science.photometry import measure_aperture_photometry
+from blast_pipeline.sources.sky import SimulatedSky
+from blast_pipeline.tasks.fits_storage import image_hdu, write_image
+
+
+def _photometry(path, spec, sky):
+    with fits.open(path) as hdul:
+        hdu = image_hdu(hdul)
+        data, header = np.asarray(hdu.data, dtype=np.float64), hdu.header.copy()
+    wcs = WCS(header).celestial
+    try:
+        analysis = ImageAnalysis(data, wcs=wcs, filter_name=spec.name)
+    except BackgroundEstimationError:
+        return None
+    return measure_aperture_photometry(data, header, wcs, sky, spec, analysis)
+
+
+@pytest.mark.slow
+def test_compression_leaves_the_pixels_and_the_photometry_unchanged(tmp_path):
+    sky = SimulatedSky(tmp_path / "sky", seed=42, fov_arcsec=120)
+    compared = raw_bytes = packed_bytes = 0
+    worst = 0.0
+    for transient in sky.generate(1):
+        centre = SkyCoord(transient.ra_deg * u.deg, transient.dec_deg * u.deg)
+        for spec in FILTERS:
+            hdul = sky.fetch_cutout(transient.ra_deg, transient.dec_deg, spec, 120)
+            if hdul is None:
+                continue
+            raw = tmp_path / f"{spec.name}.raw.fits"
+            packed = tmp_path / f"{spec.name}.fits"
+            hdul.writeto(raw, overwrite=True)
+            write_image(hdul[0], packed)
+            raw_bytes += raw.stat().st_size
+            packed_bytes += packed.stat().st_size
+            with fits.open(packed) as back:
+                hdu = image_hdu(back)
+                assert hdu.data.shape == hdul[0].data.shape
+                assert (
+                    WCS(hdu.header).celestial.to_header()
+                    == WCS(hdul[0].header).celestial.to_header()
+                )
+                assert np.array_equal(hdu.data, hdul[0].data, equal_nan=True)  # lossless
+            for radius in (3.0, 8.0):
+                aperture = SkyCircularAperture(centre, radius * u.arcsec)
+                before = _photometry(raw, spec, aperture)
+                after = _photometry(packed, spec, aperture)
+                assert (before is None) == (after is None)
+                if before is None or before.flux is None:
+                    continue
+                shift = abs(after.flux - before.flux) / before.flux_error
+                worst = max(worst, shift)
+                compared += 1
+    assert compared > 15
+    assert worst == 0.0, worst
+    assert packed_bytes < raw_bytes
+
+
+def test_integer_images_are_stored_losslessly(tmp_path):
+    data = np.random.default_rng(1).integers(0, 60000, size=(64, 80)).astype(np.int32)
+    header = fits.Header({"EXPTIME": 30.0})
+    write_image(fits.PrimaryHDU(data, header), tmp_path / "int.fits")
+    with fits.open(tmp_path / "int.fits") as hdul:
+        hdu = image_hdu(hdul)
+        assert isinstance(hdu, fits.CompImageHDU)
+        assert np.array_equal(hdu.data, data) and hdu.header["EXPTIME"] == 30.0
+    # an uncompressed file (written before, or by Blast) still reads
+    fits.PrimaryHDU(data).writeto(tmp_path / "plain.fits")
+    with fits.open(tmp_path / "plain.fits") as hdul:
+        assert np.array_equal(image_hdu(hdul).data, data)

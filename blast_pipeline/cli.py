@@ -23,6 +23,7 @@ from blast_pipeline.db.task_register import (
 )
 from blast_pipeline.db.transients import NewTransient, add_transient, get_transient
 from blast_pipeline.db.workflow_requests import request_workflow
+from blast_pipeline.export.commands import add_wait_arguments, register_commands, wait_if_asked
 from blast_pipeline.resources import blast_resource_from_env
 from blast_pipeline.runners.graph import WorkflowGraph
 from blast_pipeline.services import PipelineServices
@@ -53,7 +54,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     new = NewTransient(args.name, args.ra, args.dec, redshift=args.redshift, ingest_source="cli")
     _insert(_services(), _graph(), new)
     print(f"added {args.name}; the sensor will launch its workflow")
-    return 0
+    return wait_if_asked(args, [args.name])
 
 
 def read_transient_csv(path: Path) -> list[NewTransient]:
@@ -111,7 +112,7 @@ def cmd_import_csv(args: argparse.Namespace) -> int:
             initialise_registers(session, transient, graph.task_names)
             added += 1
     print(f"imported {added} transient(s), skipped {skipped}")
-    return 0
+    return wait_if_asked(args, [r.name for r in rows])
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -266,10 +267,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("ra", type=float, help="right ascension, degrees (ICRS)")
     p.add_argument("dec", type=float, help="declination, degrees (ICRS)")
     p.add_argument("--redshift", type=float, default=None)
+    add_wait_arguments(p)
     p.set_defaults(func=cmd_add)
 
     p = sub.add_parser("import-csv", help="add transients from a name,ra,dec[,redshift] CSV")
     p.add_argument("file")
+    add_wait_arguments(p)
     p.set_defaults(func=cmd_import_csv)
 
     p = sub.add_parser("status", help="per-task statuses and progress of one transient (or all)")
@@ -306,6 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("configure-instance", help="set concurrency pool limits in DAGSTER_HOME")
     p.set_defaults(func=cmd_configure_instance)
+    register_commands(sub)
     return parser
 
 

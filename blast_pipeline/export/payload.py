@@ -1,8 +1,8 @@
 """Blast's flat science payload (``GET /api/transient/get/<name>``, reference 4.2).
 
 The keys and their order are Blast's: ``transient_``, ``host_``, ``local_aperture_``,
-``global_aperture_``, then ``<local|global>_aperture_<filter>_`` for every filter in the
-database's order, then ``<local|global>_aperture_host_`` (SED results); a component without a
+``global_aperture_``, then ``<local|global>_aperture_<filter>_`` for every filter in
+Blast's order, then ``<local|global>_aperture_host_`` (SED results); a component without a
 row is all null, as in Blast. Two deliberate differences: ``transient_processing_status`` is
 added after Blast's keys (Blast's docs list it, its serializer drops it), and
 ``global_aperture_*`` is the aperture the global photometry used (the primary one built on the
@@ -42,12 +42,29 @@ from blast_pipeline.export.serializers import (
 )
 
 APERTURE_TYPES = ("local", "global")
+#: Blast's Filter rows in primary-key order (as its fixtures load them; its payload iterates
+#: ``Filter.objects.all()``): SDSS comes i, r, u, z, g. Filters Blast lacks follow, by id.
+BLAST_FILTER_ORDER: tuple[str, ...] = (
+    *("2MASS_H", "2MASS_J", "2MASS_K", "WISE_W1", "WISE_W2", "WISE_W3", "WISE_W4"),
+    *("GALEX_NUV", "GALEX_FUV", "PanSTARRS_g", "PanSTARRS_r", "PanSTARRS_i", "PanSTARRS_z"),
+    *("PanSTARRS_y", "SDSS_i", "SDSS_r", "SDSS_u", "SDSS_z", "SDSS_g"),
+    *("DES_g", "DES_r", "DES_i", "DES_z", "DES_Y"),
+)
+
+
+def blast_order(names: list[str]) -> list[str]:
+    """``names`` in Blast's filter order (unknown names last, in the given order)."""
+    rank = {name: i for i, name in enumerate(BLAST_FILTER_ORDER)}
+    return sorted(names, key=lambda n: rank.get(n, len(rank)))
+
+
 PROCESSING_STATUS_KEY = "transient_processing_status"
 
 
 def payload_fields(filter_names: list[str]) -> list[tuple[str, str, str]]:
     """(key, component, field) of every payload key, in order, for the given filters (in
-    database order); component is transient, host, aperture, photometry, sed or status."""
+    Blast's order, ``blast_order``); component: transient, host, aperture, photometry, sed,
+    status."""
     fields = [(f"transient_{k}", "transient", k) for k in TRANSIENT_KEYS]
     fields += [(f"host_{k}", "host", k) for k in HOST_KEYS]
     for kind in APERTURE_TYPES:
@@ -62,13 +79,8 @@ def payload_fields(filter_names: list[str]) -> list[tuple[str, str, str]]:
 
 
 def payload_keys(filter_names: list[str]) -> list[str]:
-    """Every key of the payload, in order, for the given filters (in database order)."""
+    """Every key of the payload, in order, for the given filters (in Blast's order)."""
     return [key for key, _, _ in payload_fields(filter_names)]
-
-
-def filter_names(session: Session) -> list[str]:
-    """The filters in database (Blast's primary-key) order."""
-    return list(session.scalars(select(Filter.name).order_by(Filter.id)))
 
 
 def _put(payload: dict[str, Any], prefix: str, values: dict[str, Any] | None, keys) -> None:
@@ -88,7 +100,8 @@ def _aliases(session: Session, **where) -> list[str]:
 
 def science_payload(session: Session, transient: Transient) -> dict[str, Any]:
     """The payload of one transient (a dict in Blast's key order; JSON-ready values)."""
-    filters = list(session.scalars(select(Filter).order_by(Filter.id)))
+    stored = {f.name: f for f in session.scalars(select(Filter).order_by(Filter.id))}
+    filters = [stored[name] for name in blast_order(list(stored))]
     filter_dicts = {f.id: filter_row(f) for f in filters}
     initialised = bool(
         session.scalar(

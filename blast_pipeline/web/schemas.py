@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from blast_pipeline.export.payload import payload_fields
+from blast_pipeline.export.payload import blast_order, payload_fields
 from blast_pipeline.export.serializers import SED_VALUE_COLUMNS
 from blast_pipeline.science.filters import FILTERS
 
@@ -55,7 +55,7 @@ SciencePayload = create_model(
     __doc__="Blast's flat science payload (reference 4.2): null where a component has no row.",
     **{
         key: (_type_of(component, name), ...)
-        for key, component, name in payload_fields([f.name for f in FILTERS])
+        for key, component, name in payload_fields(blast_order([f.name for f in FILTERS]))
     },
 )
 

@@ -44,25 +44,27 @@ def base_url(tmp_path_factory):
         yield base
 
 
+def fuzz(strategy, label: str, base_url: str):
+    """A hypothesis test calling the server with the operation's generated cases."""
+
+    @settings(max_examples=8, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(strategy)
+    def check(case):
+        response = case.call_and_validate(base_url=base_url, checks=CHECKS)
+        CALLS.append((label, response.status_code))
+
+    return check
+
+
 def test_openapi_document_holds_under_fuzzing(base_url):
     schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
     failures = []
     for result in schema.get_all_operations():
         operation = result.ok()
 
-        @settings(
-            max_examples=8,
-            deadline=None,
-            database=None,
-            suppress_health_check=list(HealthCheck),
-        )
-        def check(case, label=operation.label):
-            response = case.call_and_validate(base_url=base_url, checks=CHECKS)
-            CALLS.append((label, response.status_code))
-
         strategy = operation.as_strategy()
         try:
-            given(strategy)(check)()
+            fuzz(strategy, operation.label, base_url)()
         except Exception as exc:  # collect all operations' failures, report them together
             failures.append(f"{operation.label}: {exc}")
     assert not failures, "\n\n".join(failures)

@@ -96,7 +96,6 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--requests", type=int, default=4000, help="in all clients together")
     parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--workers", type=int, default=1, help="server processes")
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temp home")
     args = parser.parse_args()
 
@@ -110,8 +109,7 @@ def main() -> None:
         if args.database_url:
             env["BLAST_DATABASE_URL"] = args.database_url
         command = [sys.executable, "-m", "blast_pipeline.cli", "serve", "--port", str(args.port)]
-        command += ["--workers", str(args.workers), "--log-level", "warning"]
-        server = subprocess.Popen(command, env=env, cwd=ROOT)
+        server = subprocess.Popen([*command, "--log-level", "warning"], env=env, cwd=ROOT)
         try:
             wait_until_up(args.port, server)
             client(args.port, names, 20, [], seed=0)  # warm-up
@@ -145,7 +143,6 @@ def main() -> None:
     p50 = statistics.median(latencies) * 1000
     p99 = latencies[int(0.99 * (len(latencies) - 1))] * 1000
     rps = len(latencies) / elapsed
-    print(f"{args.workers} server process(es)")
     print(f"{len(latencies)} requests, {args.clients} clients: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
     print(f"RESULT get_rps={rps:.1f} get_p99_ms={p99:.1f} n={len(names)}")
 

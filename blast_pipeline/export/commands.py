@@ -57,16 +57,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Blast's web API on uvicorn (``/api/...``, ``/health``, the OpenAPI document at /docs)."""
     import uvicorn
 
-    if args.workers < 1:
-        raise ValueError(f"--workers must be >= 1, got {args.workers}")
-    uvicorn.run(
-        "blast_pipeline.web.app:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level=args.log_level,
-    )
+    from blast_pipeline.web.app import create_app
+
+    uvicorn.run(create_app(), host=args.host, port=args.port, log_level=args.log_level)
     return 0
 
 
@@ -176,7 +169,6 @@ def register_commands(sub) -> None:
     p = sub.add_parser("serve", help="run Blast's web API (default http://127.0.0.1:8000)")
     p.add_argument("--host", default=DEFAULT_HOST)
     p.add_argument("--port", type=int, default=DEFAULT_PORT)
-    p.add_argument("--workers", type=int, default=1, help="server processes (one per core)")
     p.add_argument("--log-level", default="info")
     p.set_defaults(func=cmd_serve)
 

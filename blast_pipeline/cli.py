@@ -19,6 +19,7 @@ from blast_pipeline.db.task_register import (
     task_statuses,
 )
 from blast_pipeline.db.transients import get_transient, insert_transient
+from blast_pipeline.export.commands import add_wait_arguments, register_commands, wait_if_asked
 from blast_pipeline.resources import blast_resource_from_env
 from blast_pipeline.runners.graph import WorkflowGraph
 from blast_pipeline.runners.reset import reset_and_request
@@ -47,7 +48,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     with services.database.session() as session:
         insert_transient(session, graph.task_names, new)
     print(f"added {args.name}; the sensor will launch its workflow")
-    return 0
+    return wait_if_asked(args, [args.name])
 
 
 def cmd_import_csv(args: argparse.Namespace) -> int:
@@ -72,7 +73,7 @@ def cmd_import_csv(args: argparse.Namespace) -> int:
             insert_transient(session, graph.task_names, new, check_clashes=False)
             added += 1
     print(f"imported {added} transient(s), skipped {skipped}")
-    return 0
+    return wait_if_asked(args, [r.name for r in rows])
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -220,10 +221,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("ra", help="right ascension, degrees (ICRS)")
     p.add_argument("dec", help="declination, degrees (ICRS)")
     p.add_argument("--redshift", default=None)
+    add_wait_arguments(p)
     p.set_defaults(func=cmd_add)
 
     p = sub.add_parser("import-csv", help="add transients from a name,ra,dec[,redshift] CSV")
     p.add_argument("file")
+    add_wait_arguments(p)
     p.set_defaults(func=cmd_import_csv)
 
     p = sub.add_parser("status", help="per-task statuses and progress of one transient (or all)")
@@ -260,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("configure-instance", help="set concurrency pool limits in DAGSTER_HOME")
     p.set_defaults(func=cmd_configure_instance)
+    register_commands(sub)
     return parser
 
 

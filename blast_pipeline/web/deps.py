@@ -13,9 +13,15 @@ from blast_pipeline.services import PipelineServices
 
 
 def get_services(request: Request) -> PipelineServices:
-    """The app's pipeline services, opened on first use (from the ``BLAST_*`` environment)."""
+    """The app's pipeline services, opened on first use (from the ``BLAST_*`` environment):
+    the database and the file store only; the web service never calls the data sources."""
     if request.app.state.services is None:
-        request.app.state.services = blast_resource_from_env(resolve=True).services()
+        from dataclasses import replace
+
+        from blast_pipeline.services import build_services
+
+        settings = blast_resource_from_env(resolve=True).settings()
+        request.app.state.services = build_services(replace(settings, sky="none"))
     return request.app.state.services
 
 

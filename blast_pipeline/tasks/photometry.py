@@ -40,7 +40,8 @@ def measure(
     sky: SkyAperture,
     skipped: dict[str, str],
 ) -> PhotometryResult | None:
-    """Photometry of one cutout in one sky aperture, on the shared analysed image.
+    """Photometry of one cutout in one sky aperture, on the shared analysed image, with the
+    image's own correlated noise in the error (`empty_aperture_noise`).
 
     None when the image has no usable background, as `measure_aperture_photometry` does, and
     when the file or its header is unusable (unreadable, truncated, no WCS, a missing
@@ -50,7 +51,13 @@ def measure(
     try:
         image = analysed_image(context.services.data_root, cutout.fits_path, filter_name)
         return measure_aperture_photometry(
-            image.data, image.header, image.wcs, sky, get_filter(filter_name), image.analysis
+            image.data,
+            image.header,
+            image.wcs,
+            sky,
+            get_filter(filter_name),
+            image.analysis,
+            correlated_noise=image.noise_model,
         )
     except BackgroundEstimationError as exc:
         context.log.warning(f"{filter_name}: no background ({exc})")

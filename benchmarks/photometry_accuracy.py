@@ -16,8 +16,11 @@ only for the background estimate.
 
     .venv/bin/python benchmarks/photometry_accuracy.py [--n 200] [--fov 120] [--csv rows.csv]
 
-Last line: RESULT median_rel_err_snr50=<fraction> p90_rel_err_snr50=<fraction> n=<count>
-(n transients; the fractions over all rows, global and local, with S/N >= 50).
+Last line: RESULT median_rel_err_snr50=<fraction> p90_rel_err_snr50=<fraction>
+pull_std_min=<f> pull_std_max=<f> n=<count> (n transients; the fractions over all rows, global
+and local, with S/N >= 50; the pull standard deviations, lowest and highest over the surveys,
+of (flux - truth) / flux_error over all rows with a flux: the error calibration, 1 when the
+errors are right).
 """
 
 from __future__ import annotations
@@ -74,6 +77,10 @@ class Row:
     @property
     def rel_error(self) -> float:
         return (self.flux - self.true_flux) / self.true_flux
+
+    @property
+    def pull(self) -> float:
+        return (self.flux - self.true_flux) / self.flux_error
 
 
 def score_transient(name: str, services, fov: float) -> list[Row]:
@@ -144,6 +151,19 @@ def report(rows: list[Row]) -> None:
             print(f"{survey:>8s}  {'  '.join(cells)}")
 
 
+def pull_stds(rows: list[Row]) -> dict[str, tuple[int, float, float]]:
+    """Per survey: rows, standard deviation of the pulls (flux - truth) / error, and its robust
+    version (1.4826 MAD)."""
+    out = {}
+    for survey in sorted({r.survey for r in rows}):
+        pulls = np.array([r.pull for r in rows if r.survey == survey and r.true_flux > 0])
+        if pulls.size < 10:
+            continue
+        mad = 1.482602218505602 * np.median(np.abs(pulls - np.median(pulls)))
+        out[survey] = (pulls.size, float(np.std(pulls)), float(mad))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=200)
@@ -206,7 +226,15 @@ def main(argv: list[str] | None = None) -> int:
     median = float(np.median(high)) if high.size else float("nan")
     p90 = float(np.percentile(high, 90)) if high.size else float("nan")
     print(f"\nS/N >= 50 rows (global + local): {high.size}; target median <= 0.02")
-    print(f"RESULT median_rel_err_snr50={median:.4f} p90_rel_err_snr50={p90:.4f} n={len(names)}")
+    pulls = pull_stds(rows)
+    print("\npulls (flux - truth) / error, global + local rows: survey, rows, std, robust std")
+    for survey, (count, std, robust) in pulls.items():
+        print(f"{survey:>10s} {count:>6d} {std:>7.3f} {robust:>7.3f}")
+    stds = [std for _, std, _ in pulls.values()]
+    print(
+        f"RESULT median_rel_err_snr50={median:.4f} p90_rel_err_snr50={p90:.4f} "
+        f"pull_std_min={min(stds):.3f} pull_std_max={max(stds):.3f} n={len(names)}"
+    )
     return 0
 
 

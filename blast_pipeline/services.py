@@ -116,7 +116,10 @@ def build_services(settings: PipelineSettings) -> PipelineServices:
     if settings.catalog_file is not None:
         from blast_pipeline.sources.catalogs import LocalCatalogSource
 
-        services.catalogs = LocalCatalogSource(settings.catalog_file)
+        # indexed once under the data root, which every worker shares
+        services.catalogs = LocalCatalogSource(
+            settings.catalog_file, cache_dir=settings.data_root / "catalog_index"
+        )
     elif settings.catalog and settings.sky != "online":  # online: chosen in _attach_sources
         services.catalogs = galaxy_catalog_source(settings.catalog)
     return services

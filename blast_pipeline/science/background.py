@@ -254,6 +254,21 @@ class MeshMap:
         """The whole map (a new array)."""
         return self.region((slice(None), slice(None)))
 
+    def points(self, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+        """The map at pixels ``(ys, xs)`` (integer arrays of one shape): what ``image()`` gives
+        there, without making the image."""
+        ys, xs = np.asarray(ys), np.asarray(xs)
+        if np.ptp(self.mesh) == 0:
+            return np.full(ys.shape, np.min(self.mesh), dtype=float)
+        zoom_y = _edge_extended(
+            _zoom_operator(self.mesh.shape[0], self.box[0], self.covered[0]), self.shape[0]
+        )
+        zoom_x = _edge_extended(
+            _zoom_operator(self.mesh.shape[1], self.box[1], self.covered[1]), self.shape[1]
+        )
+        values = np.einsum("...l,...l->...", zoom_y[ys] @ self.mesh, zoom_x[xs])
+        return np.clip(values, self.mesh.min(), self.mesh.max())
+
     def region(self, region: tuple[slice, slice]) -> np.ndarray:
         """The map on ``region`` (two slices of the image, steps allowed): what ``image()``
         gives there, without computing the rest."""

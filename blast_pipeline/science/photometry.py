@@ -7,13 +7,17 @@ Differences from Blast, on purpose:
 * the 2MASS Poisson term uses ``max(F, 0)``, so a negative flux gets an error rather than NaN,
   and its pixel count is the aperture area in pixels (Blast's ``pi a b pixel_size**2`` with a, b
   in arcsec equals it for 2MASS's 1"/px);
-* the WISE correlated-noise table is passed in (Blast reads ``<filter>_corrmodel.txt``).
+* the correlated-noise table is passed in, for every survey (Blast reads WISE's
+  ``<filter>_corrmodel.txt`` and corrects no other survey); the tasks measure it on each image
+  (`science.correlated_noise`). With a table, the 2MASS error is the Poisson term of Blast's
+  2MASS model plus the measured background term (the table replaces its fixed ``4 * 1.7**2``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from astropy.io import fits
@@ -39,6 +43,7 @@ from blast_pipeline.science.units import (
 
 __all__ = [
     "CorrelatedNoiseModel",
+    "NoiseModel",
     "PhotometryResult",
     "aperture_inside_image",
     "effective_gain",
@@ -105,6 +110,14 @@ class CorrelatedNoiseModel:
         return float(np.interp(radius_pix, self.radius_pix, np.sqrt(self.variance_factor)))
 
 
+class NoiseModel(Protocol):
+    """Anything that gives the flux-error multiplier at an aperture's mean pixel semi-axis:
+    a `CorrelatedNoiseModel` table or a measurement on the image
+    (`science.correlated_noise.EmptyApertureNoise`)."""
+
+    def error_factor(self, radius_pix: float) -> float: ...
+
+
 def _mean_semi_axis(aperture: PixelAperture) -> float:
     if isinstance(aperture, CircularAperture):
         return float(aperture.r)
@@ -165,7 +178,7 @@ def measure_aperture_photometry(
     spec: FilterSpec,
     analysis: ImageAnalysis | None = None,
     *,
-    correlated_noise: CorrelatedNoiseModel | None = None,
+    correlated_noise: NoiseModel | None = None,
 ) -> PhotometryResult | None:
     """Background-subtracted aperture flux of ``image`` in AB microjansky, or None.
 
@@ -217,15 +230,24 @@ def measure_aperture_photometry(
         data = data - LocalBackground(r, 2.0 * r)(image - analysis.background, x, y)
     error = calc_total_error(data, analysis.background_rms_in(box), gain)
     counts = float(weights.get_values(data).sum())
+    factor = (
+        1.0
+        if correlated_noise is None
+        else correlated_noise.error_factor(_mean_semi_axis(aperture))
+    )
     if spec.survey == "2MASS":
         # https://wise2.ipac.caltech.edu/staff/jarrett/2mass/3chan/noise/
-        n_pix = aperture.area
-        rms = float(np.nanmedian(analysis.background_rms))
-        counts_error = float(np.sqrt(max(counts, 0.0) / (10 * 6) + 4 * n_pix * 1.7**2 * rms**2))
+        poisson = max(counts, 0.0) / (10 * 6)
+        if correlated_noise is None:
+            n_pix = aperture.area
+            rms = float(np.nanmedian(analysis.background_rms))
+            background = 4 * n_pix * 1.7**2 * rms**2
+        else:
+            rms_box = analysis.background_rms_in(box)
+            background = factor**2 * float(weights.get_values(rms_box**2).sum())
+        counts_error = float(np.sqrt(poisson + background))
     else:
-        counts_error = float(np.sqrt(weights.get_values(error**2).sum()))
-    if correlated_noise is not None:
-        counts_error *= correlated_noise.error_factor(_mean_semi_axis(aperture))
+        counts_error = factor * float(np.sqrt(weights.get_values(error**2).sum()))
     if not (np.isfinite(counts) and np.isfinite(counts_error)):
         return None
 

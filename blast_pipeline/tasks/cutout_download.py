@@ -12,24 +12,33 @@ from blast_pipeline.db.models import Cutout, Filter, Transient
 from blast_pipeline.files import cutout_path, relative_to_root
 from blast_pipeline.runners.base import Retry, TaskContext, TransientTaskRunner
 from blast_pipeline.science.filters import get_filter
+from blast_pipeline.science.image_checks import file_problem
 from blast_pipeline.sources.base import CutoutDownloadError
 from blast_pipeline.statuses import PROCESSED
 from blast_pipeline.tasks.fits_storage import image_hdu, write_image
 
 NO_IMAGE_FOUND = "No image found"
 DOWNLOAD_ERROR = "Download error"
+#: A downloaded image that failed the checks of `file_problem` (fetched again next time).
+BAD_IMAGE = "Bad image"
 #: Parallel downloads per transient unless the source says (``parallel_fetches``); each
 #: service also bounds its own concurrency.
 MAX_PARALLEL_DOWNLOADS = 8
 
 
-def _needs_download(cutout: Cutout | None, data_root: Path) -> bool:
-    """Blast's caching: a stored file or a stored "No image found" is kept; errors are retried."""
-    if cutout is None or cutout.message == DOWNLOAD_ERROR:
+def _needs_download(cutout: Cutout | None, data_root: Path, log) -> bool:
+    """Blast's caching: a stored usable file or a stored "No image found" is kept; errors and
+    bad images are fetched again, and so is a stored file that fails `file_problem`."""
+    if cutout is None or cutout.message in (DOWNLOAD_ERROR, BAD_IMAGE):
         return True
     if cutout.message == NO_IMAGE_FOUND:
         return False
-    return not (cutout.fits_path and (data_root / cutout.fits_path).is_file())
+    if not cutout.fits_path:
+        return True
+    problem = file_problem(data_root / cutout.fits_path)
+    if problem is not None:
+        log.warning(f"stored cutout {cutout.fits_path} {problem}: fetching it again")
+    return problem is not None
 
 
 class CutoutDownload(TransientTaskRunner):
@@ -52,7 +61,7 @@ class CutoutDownload(TransientTaskRunner):
             c.filter_id: c
             for c in session.scalars(select(Cutout).where(Cutout.transient_id == transient.id))
         }
-        todo = [f for f in filters if _needs_download(stored.get(f.id), data_root)]
+        todo = [f for f in filters if _needs_download(stored.get(f.id), data_root, context.log)]
 
         def fetch(row: Filter) -> tuple[Filter, fits.HDUList | None, Exception | None]:
             try:
@@ -70,6 +79,7 @@ class CutoutDownload(TransientTaskRunner):
             results = list(pool.map(fetch, todo))
 
         errors: list[str] = []
+        bad: dict[str, str] = {}
         downloaded = no_image = 0
         for row, hdul, error in results:
             cutout = stored.get(row.id) or Cutout(
@@ -85,13 +95,22 @@ class CutoutDownload(TransientTaskRunner):
             else:
                 path = cutout_path(data_root, transient.name, get_filter(row.name))
                 write_image(image_hdu(hdul), path)  # tiled compression (fits_storage.py)
-                cutout.fits_path, cutout.message = relative_to_root(data_root, path), ""
+                relative = relative_to_root(data_root, path)
+                problem = file_problem(path)
+                if problem is not None:  # no data is not an image: never stored as one
+                    path.unlink(missing_ok=True)
+                    cutout.fits_path, cutout.message = None, BAD_IMAGE
+                    bad[row.name] = f"{relative} {problem}"
+                    context.log.warning(f"{row.name}: downloaded cutout {relative} {problem}")
+                    continue
+                cutout.fits_path, cutout.message = relative, ""
                 downloaded += 1
         context.add_metadata(
             downloaded=downloaded,
             no_image_found=no_image,
             kept_from_earlier=len(filters) - len(todo),
             download_errors=len(errors),
+            bad_images=bad,
         )
         if errors:
             session.commit()  # keep what did download; a retry fetches only the rest

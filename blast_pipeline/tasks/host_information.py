@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from blast_pipeline.db.models import Transient
 from blast_pipeline.runners.base import Retry, TaskContext, TransientTaskRunner
+from blast_pipeline.sources.base import SourceError
 from blast_pipeline.statuses import PROCESSED
 
 
 class HostInformation(TransientTaskRunner):
     """Look up a spectroscopic redshift for the host and store it on the host (Blast forgot to
-    save it); "no host redshift" when neither host nor transient has any redshift."""
+    save it); "no host redshift" when neither host nor transient has any redshift.
+
+    A failing redshift service does not block the transient when another redshift exists (the
+    host's catalogue or photometric redshift, or the transient's own): the error is recorded in
+    the metadata (``redshift_service_error``) and the best remaining redshift is used, as Blast
+    logs and carries on. Only when no redshift can be decided at all does the error fail the
+    task (and its retries ask the service again).
+    """
 
     task_name = "Host information"
     pool = "redshift_services"
@@ -24,7 +32,14 @@ class HostInformation(TransientTaskRunner):
             return "no host"
         source = context.services.redshifts
         if host.redshift is None and source is not None:
-            z = source.spectroscopic_redshift(host.ra_deg, host.dec_deg, radius_arcsec=1.0)
+            try:
+                z = source.spectroscopic_redshift(host.ra_deg, host.dec_deg, radius_arcsec=1.0)
+            except SourceError as exc:
+                if host.photometric_redshift is None and transient.redshift is None:
+                    raise
+                context.log.warning(f"redshift service failed, using what is known: {exc}")
+                context.add_metadata(redshift_service_error=str(exc)[:500])
+                z = None
             if z is not None:
                 host.redshift = float(z)
                 context.add_metadata(spectroscopic_redshift=round(float(z), 5))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from astropy.io import fits
 from astropy.wcs import WCS
 
 from blast_pipeline.science.background import ImageAnalysis
+from blast_pipeline.science.correlated_noise import EmptyApertureNoise
 from blast_pipeline.tasks.fits_storage import image_hdu
 
 #: Images kept (a transient has at most 24 cutouts).
@@ -40,6 +42,11 @@ class AnalysedImage:
     @property
     def data(self) -> np.ndarray:
         return self.analysis.data
+
+    @cached_property
+    def noise_model(self) -> EmptyApertureNoise:
+        """The image's correlated noise, measured with random empty apertures (per radius)."""
+        return EmptyApertureNoise(self.analysis)
 
 
 class ImageAnalysisCache:

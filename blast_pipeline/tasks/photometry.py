@@ -35,20 +35,39 @@ class MissingGlobalAperture(RuntimeError):
 
 
 def measure(
-    context: TaskContext, cutout: Cutout, filter_name: str, sky: SkyAperture
+    context: TaskContext,
+    cutout: Cutout,
+    filter_name: str,
+    sky: SkyAperture,
+    skipped: dict[str, str],
 ) -> PhotometryResult | None:
-    """Photometry of one cutout in one sky aperture, on the shared analysed image.
+    """Photometry of one cutout in one sky aperture, on the shared analysed image, with the
+    image's own correlated noise in the error (`empty_aperture_noise`).
 
-    None when the image has no usable background, as `measure_aperture_photometry` does.
+    None when the image has no usable background, as `measure_aperture_photometry` does, and
+    when the file or its header is unusable (unreadable, truncated, no WCS, a missing
+    zero-point keyword, ...): then ``skipped[filter_name]`` says why, naming the file, and the
+    other filters go on.
     """
     try:
         image = analysed_image(context.services.data_root, cutout.fits_path, filter_name)
+        return measure_aperture_photometry(
+            image.data,
+            image.header,
+            image.wcs,
+            sky,
+            get_filter(filter_name),
+            image.analysis,
+            correlated_noise=image.noise_model,
+        )
     except BackgroundEstimationError as exc:
         context.log.warning(f"{filter_name}: no background ({exc})")
         return None
-    return measure_aperture_photometry(
-        image.data, image.header, image.wcs, sky, get_filter(filter_name), image.analysis
-    )
+    except Exception as exc:  # one unusable file or header must not stop the other filters
+        reason = f"{cutout.fits_path}: {type(exc).__name__}: {' '.join(str(exc).split())}"
+        context.log.warning(f"{filter_name} skipped: {reason}")
+        skipped[filter_name] = reason[:500]
+        return None
 
 
 def _plain(value: float | None) -> float | None:
@@ -90,7 +109,8 @@ def delete_photometry(session: Session, aperture_id: int, keep_filter_ids: set[i
 
 class GlobalAperturePhotometry(TransientTaskRunner):
     """Photometry of the host in every cutout through the primary global aperture, PSF-matched
-    to each filter; one row per filter (a filter with no measurement has no row)."""
+    to each filter; one row per filter (a filter with no measurement has no row, an unusable
+    file or header is named in ``skipped_filters``); "failed" when no filter is measured."""
 
     task_name = "Global aperture photometry"
 
@@ -124,6 +144,7 @@ class GlobalAperturePhotometry(TransientTaskRunner):
         fwhm_ref = primary.cutout.filter.image_fwhm_arcsec
         kept_apertures = {primary.id}
         measured = skipped = 0
+        unusable: dict[str, str] = {}
         for filter_name, cutout in sorted(cutouts_with_files(session, transient.id).items()):
             if cutout.id == primary.cutout_id:
                 aperture, sky = primary, primary_sky
@@ -143,7 +164,7 @@ class GlobalAperturePhotometry(TransientTaskRunner):
                     **aperture_fields(sky),
                 )
             kept_apertures.add(aperture.id)
-            result = measure(context, cutout, filter_name, sky)
+            result = measure(context, cutout, filter_name, sky, unusable)
             if result is None:
                 delete_photometry(session, aperture.id, set())
                 skipped += 1
@@ -159,13 +180,19 @@ class GlobalAperturePhotometry(TransientTaskRunner):
             )
         ).all()
         delete_apertures(session, list(stale))
-        context.add_metadata(measured=measured, without_measurement=skipped)
+        context.add_metadata(
+            measured=measured, without_measurement=skipped, skipped_filters=unusable
+        )
+        if measured == 0:  # no data is not success
+            context.add_metadata(reason="no filter could be measured")
+            return FAILED
         return PROCESSED
 
 
 class LocalAperturePhotometry(TransientTaskRunner):
     """Photometry in a 2 kpc-radius circle at the transient in every cutout; a row per filter
-    even without a measurement (as Blast); "failed" without a positive best redshift."""
+    even without a measurement (as Blast); "failed" without a positive best redshift or when
+    no filter is measured."""
 
     task_name = "Local aperture photometry"
 
@@ -202,8 +229,9 @@ class LocalAperturePhotometry(TransientTaskRunner):
         )
         filter_ids: set[int] = set()
         measured = 0
+        unusable: dict[str, str] = {}
         for filter_name, cutout in sorted(cutouts_with_files(session, transient.id).items()):
-            result = measure(context, cutout, filter_name, sky)
+            result = measure(context, cutout, filter_name, sky, unusable)
             store_photometry(session, transient, aperture, cutout.filter_id, result)
             filter_ids.add(cutout.filter_id)
             measured += result is not None
@@ -213,5 +241,9 @@ class LocalAperturePhotometry(TransientTaskRunner):
             best_redshift=float(z),
             rows=len(filter_ids),
             measured=measured,
+            skipped_filters=unusable,
         )
+        if measured == 0:  # rows without a flux are no photometry
+            context.add_metadata(reason="no filter could be measured")
+            return FAILED
         return PROCESSED

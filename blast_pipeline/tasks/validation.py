@@ -89,8 +89,9 @@ class ValidateGlobalPhotometry(TransientTaskRunner):
 
 
 class ValidateLocalPhotometry(TransientTaskRunner):
-    """Local photometry is valid where the 2 kpc radius exceeds the filter's PSF FWHM; "no valid
-    phot" when no filter qualifies, "phot valid failed" without rows or redshift."""
+    """Local photometry is valid where it has a flux and the 2 kpc radius exceeds the filter's
+    PSF FWHM; "no valid phot" when no filter qualifies, "phot valid failed" without rows or
+    redshift."""
 
     task_name = "Validate local photometry"
 
@@ -116,7 +117,10 @@ class ValidateLocalPhotometry(TransientTaskRunner):
             return PHOT_VALID_FAILED
         n_valid = 0
         for row in rows:
-            row.is_validated = local_validation_flag(z, row.filter.image_fwhm_arcsec)
+            if row.flux is None or row.flux_error is None:
+                row.is_validated = "false"  # a row without a flux is no valid photometry
+            else:
+                row.is_validated = local_validation_flag(z, row.filter.image_fwhm_arcsec)
             n_valid += row.is_validated == "true"
         context.add_metadata(valid_filters=n_valid, rows=len(rows))
         return PROCESSED if n_valid >= 1 else NO_VALID_PHOT

@@ -9,7 +9,11 @@ import pytest
 from astropy.table import Table
 
 from blast_pipeline.sources.base import GALAXY_CATALOG_COLUMNS, GalaxyCatalogSource, SourceError
-from blast_pipeline.sources.catalogs import LocalCatalogSource, glade_plus_to_catalog
+from blast_pipeline.sources.catalogs import (
+    LocalCatalogSource,
+    cone_select,
+    glade_plus_to_catalog,
+)
 
 ARCSEC = 1.0 / 3600.0
 
@@ -131,3 +135,70 @@ def test_missing_file_and_bad_format_are_source_errors(tmp_path):
     invalid.write_text("object_id,ra_deg,dec_deg\nx,1,95\n")
     with pytest.raises(SourceError, match="invalid positions"):
         LocalCatalogSource(invalid).galaxies_near(0, 0, 1)
+
+
+def test_index_is_built_once_and_reused_by_a_fresh_source(tmp_path, monkeypatch):
+    """The first source converts the file into the on-disk index; a second source (as in a
+    fresh process) maps it without reading the file; a changed file gets a new index."""
+    path = tmp_path / "c.parquet"
+    pq.write_table(pa.table(our_rows()), path)
+    cache = tmp_path / "cache"
+    first = LocalCatalogSource(path, cache_dir=cache, catalog_name="one")
+    near = first.galaxies_near(200.0, 60.0, 25.0)
+    assert list(near["object_id"]) == ["a", "b", "c"]
+    (folder,) = cache.iterdir()
+    assert (folder / "dec_deg.npy").is_file() and (folder / "meta.json").is_file()
+
+    def no_read():
+        raise AssertionError("the file was read again")
+
+    second = LocalCatalogSource(path, cache_dir=cache)
+    monkeypatch.setattr(second, "_read", no_read)
+    again = second.galaxies_near(200.0, 60.0, 25.0)
+    assert list(again["object_id"]) == ["a", "b", "c"]
+    for name in GALAXY_CATALOG_COLUMNS:
+        assert list(again[name].astype(str)) == list(near[name].astype(str)), name
+    # the first source's metadata overrides are its own, not stored in the index
+    assert near.meta["catalog_name"] == "one" and again.meta["catalog_name"] == "c"
+    assert len(second.table) == 4
+    # a changed file: a new index, the new rows
+    rows = our_rows()
+    rows["object_id"] = ["w", "x", "y", "z"]
+    pq.write_table(pa.table(rows), path)
+    assert list(
+        LocalCatalogSource(path, cache_dir=cache).galaxies_near(200, 60, 6)["object_id"]
+    ) == [
+        "w",
+        "x",
+    ]
+    assert len(list(cache.iterdir())) == 2
+
+
+def test_index_cone_matches_a_full_scan(tmp_path):
+    """Random galaxies over the sky (poles and RA = 0/360 included): the indexed cone search
+    gives exactly the rows, in the order, of the great-circle scan of the whole table."""
+    rng = np.random.default_rng(5)
+    n = 20_000
+    ra = rng.uniform(0.0, 360.0, n)
+    dec = np.degrees(np.arcsin(rng.uniform(-1.0, 1.0, n)))
+    path = tmp_path / "sky.parquet"
+    ids = [f"g{i}" for i in range(n)]
+    pq.write_table(pa.table({"object_id": ids, "ra_deg": ra, "dec_deg": dec}), path)
+    indexed = LocalCatalogSource(path, cache_dir=tmp_path / "cache")
+    scanned = Table({"object_id": ids, "ra_deg": ra, "dec_deg": dec})
+
+    for ra0, dec0, radius in [(0.05, 10.0, 7200.0), (359.9, -5.0, 9000.0), (12.0, 89.9, 7200.0),
+                              (200.0, -89.5, 7200.0), (90.0, 0.0, 7200.0)]:  # fmt: skip
+        got = list(indexed.galaxies_near(ra0, dec0, radius)["object_id"])
+        expected = list(cone_select(scanned, ra0, dec0, radius)["object_id"])
+        assert got == expected and len(got) > 0, (ra0, dec0)
+
+
+def test_unwritable_cache_keeps_the_catalogue_in_memory(tmp_path, caplog):
+    path = tmp_path / "c.parquet"
+    pq.write_table(pa.table(our_rows()), path)
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("a file where the cache folder should be")
+    source = LocalCatalogSource(path, cache_dir=blocker / "cache")
+    assert list(source.galaxies_near(200.0, 60.0, 6.0)["object_id"]) == ["a", "b"]
+    assert "keeping it in memory" in caplog.text

@@ -100,3 +100,16 @@ class FakeRedshifts:
     def spectroscopic_redshift(self, ra_deg, dec_deg, radius_arcsec=1.0):
         self.calls += 1
         return self.z
+
+
+class FailingRedshifts:
+    """A redshift service that is down (NED outage)."""
+
+    def __init__(self, message="NED answered 503"):
+        self.message, self.calls = message, 0
+
+    def spectroscopic_redshift(self, ra_deg, dec_deg, radius_arcsec=1.0):
+        from blast_pipeline.sources.base import SourceError
+
+        self.calls += 1
+        raise SourceError(self.message)

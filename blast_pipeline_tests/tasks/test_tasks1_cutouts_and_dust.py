@@ -211,3 +211,56 @@ def test_reprocess_redownload_forgets_the_stored_cutouts(tmp_path, database_url,
     n = len(source.calls)
     execute_transient_task(CutoutDownload(), "2024fresh", services, graph())
     assert len(source.calls) - n == 24  # everything asked again
+
+
+class _BadImages(FakeCutouts):
+    """A service that answers an all-NaN image for one filter and an all-zero one for another."""
+
+    def fetch_cutout(self, ra_deg, dec_deg, spec, fov_arcsec):
+        hdul = super().fetch_cutout(ra_deg, dec_deg, spec, fov_arcsec)
+        if spec.name == "SDSS_u":
+            hdul[0].data[:] = np.nan
+        if spec.name == "SDSS_g":
+            hdul[0].data[:] = 0.0
+        return hdul
+
+
+def test_bad_images_are_not_stored_as_cutouts(tmp_path, database_url):
+    services = make_services(tmp_path, database_url)
+    services.cutouts = _BadImages(no_image=())
+    add(services, "2024nan")
+    outcome = execute_transient_task(CutoutDownload(), "2024nan", services, graph())
+    assert outcome.status == "processed" and outcome.metadata["downloaded"] == 22
+    bad = outcome.metadata["bad_images"]
+    assert bad["SDSS_u"] == "cutouts/2024nan/SDSS/SDSS_u.fits has no finite pixels"
+    assert bad["SDSS_g"] == "cutouts/2024nan/SDSS/SDSS_g.fits is all zeros"
+    cutouts = _cutouts(services, "2024nan")
+    assert cutouts["SDSS_u"] == ("Bad image", None) and cutouts["SDSS_g"] == ("Bad image", None)
+    assert not (services.data_root / "cutouts/2024nan/SDSS/SDSS_u.fits").exists()
+    # a bad image is asked for again on the next run
+    n = len(services.cutouts.calls)
+    execute_transient_task(CutoutDownload(), "2024nan", services, graph())
+    assert sorted(services.cutouts.calls[n:]) == ["SDSS_g", "SDSS_u"]
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated", "no_wcs"])
+def test_a_bad_stored_cutout_is_fetched_again(tmp_path, database_url, damage, caplog):
+    services = make_services(tmp_path, database_url)
+    services.cutouts = source = FakeCutouts()
+    add(services, "2024bad")
+    execute_transient_task(CutoutDownload(), "2024bad", services, graph())
+    path = services.data_root / _cutouts(services, "2024bad")["WISE_W1"][1]
+    good = path.read_bytes()
+    if damage == "empty":
+        path.write_bytes(b"")
+    elif damage == "truncated":
+        path.write_bytes(good[: len(good) // 2])
+    else:
+        data = fits.getdata(path)
+        fits.PrimaryHDU(data).writeto(path, overwrite=True)
+    n = len(source.calls)
+    outcome = execute_transient_task(CutoutDownload(), "2024bad", services, graph())
+    assert source.calls[n:] == ["WISE_W1"]
+    assert outcome.metadata["downloaded"] == 1
+    assert "cutouts/2024bad/WISE/WISE_W1.fits" in caplog.text
+    assert path.read_bytes() == good

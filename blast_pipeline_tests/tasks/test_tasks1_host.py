@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import math
 
+import pytest
 from sqlalchemy import func, select
-from task_fakes import FakeCatalog, FakeCutouts, FakeRedshifts, add, graph, make_services
+from task_fakes import (
+    FailingRedshifts,
+    FakeCatalog,
+    FakeCutouts,
+    FakeRedshifts,
+    add,
+    graph,
+    make_services,
+)
 
 from blast_pipeline.db.models import Host, HostAssociation
+from blast_pipeline.db.task_register import task_statuses
 from blast_pipeline.db.transients import get_transient
 from blast_pipeline.runners.execution import execute_transient_task
+from blast_pipeline.sources.base import SourceError
 from blast_pipeline.tasks.cutout_download import CutoutDownload
 from blast_pipeline.tasks.host_information import HostInformation
 from blast_pipeline.tasks.host_match import HostMatch, name_from_coords
@@ -123,3 +134,38 @@ def test_host_information_without_a_host_gives_no_host(tmp_path, database_url):
     outcome = execute_transient_task(HostInformation(), "2024gone", services, graph())
     assert outcome.status == "no host"
     assert services.redshifts.calls == 0
+
+
+def test_redshift_service_outage_degrades_to_the_best_remaining_redshift(tmp_path, database_url):
+    """A NED outage is recorded and the photometric or the transient's own redshift is used;
+    only with no redshift at all does the task fail (and its retries ask again)."""
+    services = make_services(tmp_path, database_url)
+    services.redshifts = FailingRedshifts("NED answered 503 Service Unavailable")
+    services.catalogs = FakeCatalog([_galaxy("GP", 1.0, 1.0, a=8.0, z=0.071, ztype="phot")])
+    add(services, "2024photz", RA, DEC, processed=PRE_MATCH)
+    execute_transient_task(HostMatch(), "2024photz", services, graph())
+    outcome = execute_transient_task(HostInformation(), "2024photz", services, graph())
+    assert outcome.status == "processed"
+    assert "503" in outcome.metadata["redshift_service_error"]
+    assert outcome.metadata["best_redshift"] == 0.071
+    # the transient's own redshift
+    services.catalogs = FakeCatalog(
+        [_galaxy("GT", 1800.0 + 1.0, 1.0, a=8.0, z=float("nan"), ztype="")]
+    )
+    add(services, "2024ownz", RA + 0.5, DEC, redshift=0.045, processed=PRE_MATCH)
+    execute_transient_task(HostMatch(), "2024ownz", services, graph())
+    outcome = execute_transient_task(HostInformation(), "2024ownz", services, graph())
+    assert outcome.status == "processed" and outcome.metadata["best_redshift"] == 0.045
+    # nothing known: the outage cannot be decided away
+    services.catalogs = FakeCatalog(
+        [_galaxy("GN", -1800.0 + 1.0, 1.0, a=8.0, z=float("nan"), ztype="")]
+    )
+    add(services, "2024nothing", RA - 0.5, DEC, processed=PRE_MATCH)
+    execute_transient_task(HostMatch(), "2024nothing", services, graph())
+    with pytest.raises(SourceError, match="503"):
+        execute_transient_task(HostInformation(), "2024nothing", services, graph())
+    with services.database.session() as session:
+        assert (
+            task_statuses(session, get_transient(session, "2024nothing"))["Host information"]
+            == "failed"
+        )

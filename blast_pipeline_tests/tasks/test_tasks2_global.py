@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from astropy.io import fits
 from sqlalchemy import func, select
 from tasks2_world import (
     HOST_FLUX_UJY,
@@ -194,3 +195,19 @@ def test_only_wise_images_fail_construction_and_thumbnail(tmp_path, database_url
     assert skipped.status is None and "prerequisites not met" in skipped.skipped_reason
     # and the final thumbnail has no image in the thumbnail filters
     assert world.run_ready("Generate thumbnail final").status == "not enough filters"
+
+
+def test_one_unusable_filter_does_not_fail_global_photometry(tmp_path, database_url):
+    """A 2MASS cutout without MAGZP (as some services' files are) gets no row; the task says
+    which filter was skipped and why, and the other filters are measured."""
+    filters = ("PanSTARRS_g", "PanSTARRS_r", "2MASS_J")
+    world = make_world(tmp_path, database_url, filters, missing=())
+    with fits.open(world.data_root / f"cutouts/{NAME}/2MASS/2MASS_J.fits", mode="update") as h:
+        del h[0].header["MAGZP"]
+    assert world.run_ready(GAC).status == "processed"
+    outcome = world.run_ready(GAP)
+    assert outcome.status == "processed"
+    assert outcome.metadata["measured"] == 2
+    (reason,) = outcome.metadata["skipped_filters"].values()
+    assert "2MASS_J.fits" in reason and "MAGZP" in reason
+    assert set(_photometry(world)) == {"PanSTARRS_g", "PanSTARRS_r"}

@@ -60,7 +60,13 @@ def test_local_photometry_and_validation(tmp_path, database_url):
     assert outcome.status == "processed"
     _, rows = _local(world)
     flags = {name: row.is_validated for name, row in rows.items()}
-    assert flags == {"PanSTARRS_g": "true", "SDSS_r": "true", "WISE_W4": "false", "SDSS_g": "true"}
+    # the all-zero SDSS_g row has no flux: not valid, whatever its PSF
+    assert flags == {
+        "PanSTARRS_g": "true",
+        "SDSS_r": "true",
+        "WISE_W4": "false",
+        "SDSS_g": "false",
+    }
 
     # re-running replaces the aperture and rows (flags reset), no duplicates
     assert world.run_ready(LAP).status == "processed"
@@ -109,3 +115,34 @@ def test_local_failures(tmp_path, database_url):
     _set_redshifts(world, None, -0.005, drop_host=True)
     assert world.run_ready(LAP).status == "failed"
     assert _local(world) == (None, {})
+
+
+def test_unusable_files_are_skipped_with_a_reason_and_no_data_is_not_success(
+    tmp_path, database_url
+):
+    """A 2MASS file without MAGZP and a truncated WISE file give rows without flux and a
+    reason naming the file; the other filters are measured. With nothing measurable the task
+    is not "processed"."""
+    filters = ("PanSTARRS_g", "2MASS_J", "WISE_W1")
+    world = make_world(tmp_path, database_url, filters, host_redshift=0.05, missing=())
+    twomass = world.data_root / f"cutouts/{NAME}/2MASS/2MASS_J.fits"
+    with fits.open(twomass, mode="update") as hdul:
+        del hdul[0].header["MAGZP"]
+    wise = world.data_root / f"cutouts/{NAME}/WISE/WISE_W1.fits"
+    wise.write_bytes(wise.read_bytes()[: wise.stat().st_size // 2])
+    outcome = world.run_ready(LAP)
+    assert outcome.status == "processed" and outcome.metadata["measured"] == 1
+    skipped = outcome.metadata["skipped_filters"]
+    assert set(skipped) == {"2MASS_J", "WISE_W1"}
+    assert "2MASS/2MASS_J.fits" in skipped["2MASS_J"] and "MAGZP" in skipped["2MASS_J"]
+    assert "WISE/WISE_W1.fits" in skipped["WISE_W1"]
+    _, rows = _local(world)
+    assert rows["PanSTARRS_g"].flux > 0 and rows["2MASS_J"].flux is None
+    # nothing measurable (an all-NaN image): "failed" with the reason, not "processed"
+    path = world.data_root / f"cutouts/{NAME}/PanSTARRS/PanSTARRS_g.fits"
+    with fits.open(path, mode="update") as hdul:
+        hdul[0].data = np.full_like(hdul[0].data, np.nan)
+    outcome = world.run_ready(LAP)
+    assert outcome.status == "failed"
+    assert outcome.metadata["measured"] == 0
+    assert outcome.metadata["reason"] == "no filter could be measured"

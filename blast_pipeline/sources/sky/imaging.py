@@ -7,11 +7,16 @@ stacks ~23.2 in r, SDSS ~22.2, Legacy Survey DR10 ~23.6, 2MASS ~17.4, AllWISE W1
 Noise per pixel: Gaussian sky noise giving the stated depth for a Gaussian PSF
 (``sigma = F_5sigma / (5 sqrt(4 pi) sigma_psf)``) plus source shot noise through the gain
 (electrons per image unit); GALEX is pure Poisson in counts over ``EXPTIME``.
+Resampled products (WISE and 2MASS Atlas images, SDSS and Legacy Survey mosaics, PanSTARRS
+stacks) have correlated pixel noise: the noise field is smoothed with a Gaussian of
+``noise_correlation_px`` pixels (sigma) and rescaled to the same per-pixel sigma, so large
+apertures' noise variance is ``4 pi sigma**2`` times the independent-pixel one (WISE ~40 as
+Blast's WISE tables, 2MASS ~12 as the ``4 * 1.7**2`` of Blast's 2MASS noise model).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from blast_pipeline.science.filters import FilterSpec
 
@@ -25,6 +30,11 @@ class ImagingSetup:
     pedestal: float  # sky level left in the image, in image units (0 = sky-subtracted)
     electrons_per_unit: float  # gain used for source shot noise
     header_zero_point: float | None = None  # MAGZP written to the header (2MASS, WISE)
+    noise_correlation_px: float = 0.0  # Gaussian sigma (pixels) correlating the noise
+
+
+#: Noise correlation (Gaussian sigma in pixels) of each survey's resampled images.
+_NOISE_CORRELATION_PX = {"WISE": 1.8, "2MASS": 0.95, "SDSS": 0.5, "DES": 0.5, "PanSTARRS": 0.5}
 
 
 _SETUPS: dict[str, ImagingSetup] = {
@@ -61,9 +71,10 @@ CD_MATRIX_SURVEYS = frozenset({"SDSS", "DES"})
 def imaging_setup(spec: FilterSpec) -> ImagingSetup:
     """The imaging parameters of a Blast filter."""
     try:
-        return _SETUPS[spec.name]
+        setup = _SETUPS[spec.name]
     except KeyError:
         raise KeyError(f"the simulated sky has no imaging setup for filter {spec.name!r}") from None
+    return replace(setup, noise_correlation_px=_NOISE_CORRELATION_PX.get(spec.survey, 0.0))
 
 
 def survey_header_cards(spec: FilterSpec) -> list[tuple[str, object, str]]:

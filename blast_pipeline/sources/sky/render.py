@@ -300,6 +300,8 @@ def add_noise(
     sky_sigma = flux_5sigma / (5.0 * math.sqrt(4.0 * math.pi) * sigma_psf)
     image = model.astype(np.float32)
     noise = rng.standard_normal(model.shape, dtype=np.float32)
+    if setup.noise_correlation_px > 0:
+        noise = correlate_noise(noise, setup.noise_correlation_px)
     # sky noise plus source shot noise: sigma = sky_sigma sqrt(1 + model / (gain sky_sigma^2))
     scale = np.clip(image, 0.0, None)
     scale *= np.float32(1.0 / (setup.electrons_per_unit * sky_sigma**2))
@@ -311,3 +313,15 @@ def add_noise(
     if setup.pedestal:
         image += np.float32(setup.pedestal)
     return image
+
+
+def correlate_noise(noise: np.ndarray, sigma_px: float) -> np.ndarray:
+    """Unit white noise smoothed with a normalised Gaussian of ``sigma_px`` pixels and scaled
+    back to unit per-pixel variance (float32, same shape)."""
+    half = max(1, int(math.ceil(4.0 * sigma_px)))
+    taps = np.exp(-0.5 * (np.arange(-half, half + 1) / sigma_px) ** 2)
+    taps /= taps.sum()
+    smoothed = correlate1d(noise, taps.astype(np.float32), axis=0, mode="wrap")
+    smoothed = correlate1d(smoothed, taps.astype(np.float32), axis=1, mode="wrap")
+    smoothed *= np.float32(1.0 / np.sum(taps**2))  # per-pixel variance back to 1
+    return smoothed

@@ -311,7 +311,7 @@ def _draw_field_galaxies(
     state = rng.bit_generator.state
     log_mass = np.full(count, 10.0)
     r_index = FILTER_INDEX[CATALOG_BAND_FILTER]
-    for _ in range(3):  # solve log M so that the SED gives r_target
+    for _ in range(2):  # solve log M so that the SED gives r_target (flux ~ mass)
         rng.bit_generator.state = state  # the same scatter for every iteration
         props = relations.draw_properties(rng, log_mass, redshift, quiescent)
         r_model = microjansky_to_ab_mag(galaxy_fluxes(props)[:, r_index])

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from astropy.cosmology import FlatLambdaCDM
 
 from blast_pipeline.sources.sky.sps_grid import SPSGrid, load_grid
 
@@ -114,11 +115,12 @@ class StepHistory:
         )
 
 
+_BAGPIPES_COSMOLOGY = FlatLambdaCDM(H0=70.0, Om0=0.3)
+
+
 @lru_cache(maxsize=4096)
 def _age_of_universe_gyr(redshift: float) -> float:
-    from astropy.cosmology import FlatLambdaCDM
-
-    return float(FlatLambdaCDM(H0=70.0, Om0=0.3).age(redshift).value)
+    return float(_BAGPIPES_COSMOLOGY.age(redshift).value)
 
 
 def sfh_bin_edges_gyr(redshift: float) -> np.ndarray:

@@ -8,16 +8,21 @@
 * Mass-size relation (van der Wel et al. 2014): late types
   ``log r_e/kpc = 0.86 + 0.22 (log M - 10.7)`` (0.16 dex scatter), early types
   ``0.60 + 0.75 (log M - 10.7)`` (0.10 dex), r_e >= 0.3 kpc.
+* Metallicity from a mass-metallicity relation and the shape of the non-parametric
+  star-formation history (``sfh``), drawn from a generator seeded by ``rng``'s state, so they
+  do not shift any other draw.
 * Sérsic index ~1.1 (discs) or ~3.8 (spheroids); axis ratio U(0.25, 1) for discs and
   U(0.55, 1) for spheroids; position angle uniform.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
 
+from blast_pipeline.sources.sky import sfh
 from blast_pipeline.sources.sky.cosmology import kpc_to_arcsec
 from blast_pipeline.sources.sky.sersic import truncated_half_light_radius
 
@@ -35,6 +40,8 @@ class GalaxyProperties:
     r_e_kpc: np.ndarray
     axis_ratio: np.ndarray
     pa_deg: np.ndarray
+    log_z: np.ndarray  # log10 stellar metallicity, Z / Z_sun
+    sfh_draws: np.ndarray  # (galaxies, sfh.N_SHAPE_DRAWS): the history's shape
 
     @property
     def r_e_arcsec(self) -> np.ndarray:
@@ -55,6 +62,12 @@ def main_sequence_log_sfr(log_stellar_mass: np.ndarray, redshift: np.ndarray) ->
     return 0.8 * (np.asarray(log_stellar_mass) - 10.0) + 2.8 * np.log10(1.0 + redshift) - 0.05
 
 
+def _sed_generator(rng: np.random.Generator) -> np.random.Generator:
+    """A generator seeded by ``rng``'s current state, which it leaves untouched."""
+    digest = hashlib.sha256(repr(rng.bit_generator.state).encode()).digest()
+    return np.random.default_rng(np.frombuffer(digest, dtype=np.uint32))
+
+
 def draw_properties(
     rng: np.random.Generator,
     log_stellar_mass: np.ndarray,
@@ -68,6 +81,7 @@ def draw_properties(
     log_mass = np.asarray(log_stellar_mass, dtype=float)
     z = np.asarray(redshift, dtype=float)
     count = log_mass.size
+    sfh_draws = sfh.draw_shape(_sed_generator(rng), count)
     u_quiescent = rng.random(count)
     if quiescent is None:
         quiescent = u_quiescent < quiescent_fraction(log_mass)
@@ -101,6 +115,8 @@ def draw_properties(
         r_e_kpc=np.clip(10**log_re, 0.3, None),
         axis_ratio=axis_ratio,
         pa_deg=180.0 * uniform[1],
+        log_z=sfh.metallicity_log_z(log_mass, sfh_draws),
+        sfh_draws=sfh_draws,
     )
 
 

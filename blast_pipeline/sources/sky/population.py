@@ -19,7 +19,8 @@ Everything about transient ``i`` is drawn from random streams seeded by ``(seed,
 * **Stars**: blackbody point sources, density rising towards the Galactic plane, kept clear of
   the transient and host; in the images only.
 
-Each galaxy's fluxes come from ``sed`` and are dimmed by Milky Way dust
+Each galaxy's fluxes come from ``sed`` (stellar population synthesis of its star-formation
+history, ``sfh``; the history is kept on the galaxy as its SED truth) and are dimmed by Milky Way dust
 ``A = R_band * 0.86 * SFD(l, b)`` at its position (``extinction``, ``dust_map``). The catalogue
 view (r-band magnitude with errors, photometric or spectroscopic redshift, measured shape) is
 drawn here too, so that it is fixed per galaxy.
@@ -42,8 +43,9 @@ from blast_pipeline.sources.sky.positions import (
     galactic_from_icrs,
     tangent_offsets_to_sky,
 )
-from blast_pipeline.sources.sky.sed import apparent_flux_microjansky, star_colours_microjansky
+from blast_pipeline.sources.sky.sed import galaxy_fluxes, galaxy_seds, star_colours_microjansky
 from blast_pipeline.sources.sky.sersic import truncated_half_light_radius
+from blast_pipeline.sources.sky.sfh import SFR_TIMESCALE_YR, StepHistory
 
 HOSTLESS_FRACTION = 0.07
 OFFSET_GAMMA_SHAPE = 1.5
@@ -110,6 +112,7 @@ class Galaxy:
     spec_z: float | None
     photo_z: float
     photo_z_err: float
+    sfh: StepHistory | None = None  # its star-formation history, metallicity and A_V
 
     @property
     def half_light_b_arcsec(self) -> float:
@@ -175,12 +178,6 @@ def _draw_transient_redshift(rng: np.random.Generator) -> float:
 def _field_redshift(rng: np.random.Generator, count: int, median: np.ndarray | float) -> np.ndarray:
     z = np.asarray(median) * np.exp(np.log(10) * 0.35 * rng.standard_normal(count))
     return np.clip(z, 0.01, 1.5)
-
-
-def _sed_fluxes(props: relations.GalaxyProperties) -> np.ndarray:
-    return apparent_flux_microjansky(
-        props.log_stellar_mass, props.sfr, props.redshift, props.av_mag, WAVELENGTHS
-    )
 
 
 @dataclass
@@ -314,10 +311,10 @@ def _draw_field_galaxies(
     state = rng.bit_generator.state
     log_mass = np.full(count, 10.0)
     r_index = FILTER_INDEX[CATALOG_BAND_FILTER]
-    for _ in range(3):  # solve log M so that the SED gives r_target
+    for _ in range(2):  # solve log M so that the SED gives r_target (flux ~ mass)
         rng.bit_generator.state = state  # the same scatter for every iteration
         props = relations.draw_properties(rng, log_mass, redshift, quiescent)
-        r_model = microjansky_to_ab_mag(_sed_fluxes(props)[:, r_index])
+        r_model = microjansky_to_ab_mag(galaxy_fluxes(props)[:, r_index])
         log_mass = np.clip(log_mass + (r_model - r_target) / 2.5, 6.0, 12.3)
     rng.bit_generator.state = state
     props = relations.draw_properties(rng, log_mass, redshift, quiescent)
@@ -428,7 +425,7 @@ def _finalise_galaxies(
             for key in relations.GalaxyProperties.__dataclass_fields__
         }
     )
-    flux_no_mw = _sed_fluxes(merged)
+    flux_no_mw, histories = galaxy_seds(merged)
     ebv = sfd_ebv_at(ra, dec)
     flux = flux_no_mw * 10 ** (-0.4 * MW_R_BAND[None, :] * SFD_RECALIBRATION * ebv[:, None])
     r_mag = microjansky_to_ab_mag(flux[:, FILTER_INDEX[CATALOG_BAND_FILTER]])
@@ -460,7 +457,7 @@ def _finalise_galaxies(
                 dec_deg=float(dec[k]),
                 redshift=float(z[k]),
                 log_stellar_mass=float(merged.log_stellar_mass[k]),
-                sfr=float(merged.sfr[k]),
+                sfr=histories[k].mass_formed(0.0, SFR_TIMESCALE_YR) / SFR_TIMESCALE_YR,
                 av_mag=float(merged.av_mag[k]),
                 quiescent=bool(merged.quiescent[k]),
                 sersic_n=float(merged.sersic_n[k]),
@@ -480,6 +477,7 @@ def _finalise_galaxies(
                 spec_z=float(round(z[k] + 5e-5 * noise[1, k], 6)) if has_spec[k] else None,
                 photo_z=float(photo_z[k]),
                 photo_z_err=float(sigma[k] * (1 + photo_z[k])),
+                sfh=histories[k],
             )
         )
     return galaxies

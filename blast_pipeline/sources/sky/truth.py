@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+from scipy.special import gammainc
+
+from blast_pipeline.science.cosmology import local_aperture_radius_arcsec
 from blast_pipeline.science.filters import FILTERS
 from blast_pipeline.sources.sky.dust_map import sfd_ebv_at
 from blast_pipeline.sources.sky.extinction import SFD_RECALIBRATION
@@ -22,10 +26,55 @@ from blast_pipeline.sources.sky.population import (
     Galaxy,
 )
 from blast_pipeline.sources.sky.positions import angular_separation_deg, galactic_from_icrs
+from blast_pipeline.sources.sky.sersic import TRUNCATION_IN_RE, sersic_b
 
 
 def _mag(flux: float) -> float | None:
     return 23.9 - 2.5 * math.log10(flux) if flux > 0 else None
+
+
+def enclosed_light_fraction(galaxy: Galaxy, ra_deg: float, dec_deg: float, radius: float) -> float:
+    """Fraction of the (truncated, unconvolved) Sérsic light inside a circle of ``radius``
+    arcsec centred at (ra, dec): elliptical annuli (exact light per annulus, from the
+    incomplete gamma function) times the fraction of each annulus inside the circle."""
+    cos_dec = math.cos(math.radians(galaxy.dec_deg))
+    east = ((ra_deg - galaxy.ra_deg + 180.0) % 360.0 - 180.0) * cos_dec * 3600.0
+    north = (dec_deg - galaxy.dec_deg) * 3600.0
+    pa = math.radians(galaxy.pa_deg)
+    major = east * math.sin(pa) + north * math.cos(pa)
+    minor = east * math.cos(pa) - north * math.sin(pa)
+    n, q, r_e = galaxy.sersic_n, galaxy.axis_ratio, galaxy.r_e_arcsec
+    b = float(sersic_b(n))
+    rho = r_e * TRUNCATION_IN_RE * np.concatenate(([0.0], np.geomspace(1e-5, 1.0, 400)))
+    light = gammainc(2 * n, b * (rho / r_e) ** (1.0 / n))
+    phi = (np.arange(720) + 0.5) * (2 * np.pi / 720)
+    mid = np.sqrt(rho[1:] * rho[:-1])[:, None]
+    x, y = mid * np.cos(phi)[None, :], q * mid * np.sin(phi)[None, :]
+    inside = np.mean((x - major) ** 2 + (y - minor) ** 2 <= radius**2, axis=1)
+    return float(np.sum(np.diff(light) * inside) / light[-1])
+
+
+def galaxy_sed_truth(galaxy: Galaxy) -> dict | None:
+    """The contract's SED quantities of the whole galaxy (``sfh.StepHistory.truth``)."""
+    return None if galaxy.sfh is None else galaxy.sfh.truth(galaxy.log_stellar_mass)
+
+
+def local_sed_truth(galaxy: Galaxy, ra_deg: float, dec_deg: float, redshift: float) -> dict:
+    """SED truth of the part of ``galaxy`` inside the 2 kpc local aperture at (ra, dec).
+
+    A sky galaxy has one SED everywhere, so the intensive quantities are the galaxy's and the
+    extensive ones (mass, SFR, SFH) scale with the enclosed fraction of its light.
+    """
+    radius = local_aperture_radius_arcsec(redshift)
+    fraction = enclosed_light_fraction(galaxy, ra_deg, dec_deg, radius)
+    truth = (
+        galaxy.sfh.scaled(fraction).truth(galaxy.log_stellar_mass + math.log10(fraction))
+        if fraction > 0
+        else None
+    )
+    if truth is not None:
+        truth["enclosed_light_fraction"] = fraction
+    return truth
 
 
 def galaxy_truth(galaxy: Galaxy) -> dict:
@@ -58,6 +107,7 @@ def galaxy_truth(galaxy: Galaxy) -> dict:
         "mag_ab": {name: _mag(flux) for name, flux in zip(names, galaxy.flux_ujy, strict=True)},
         "in_catalog": galaxy.in_catalog,
         "catalog_band_mag_true": galaxy.catalog_band_mag,
+        "sed": galaxy_sed_truth(galaxy),
     }
 
 
@@ -75,6 +125,11 @@ def field_truth(field: Field, seed: int) -> dict:
         )
         ebv_host = host.ebv_sfd
     neighbours = [g for g in field.galaxies if g.role == "neighbour"]
+    host_truth = None if host is None else galaxy_truth(host)
+    if host_truth is not None:
+        host_truth["sed_local"] = local_sed_truth(
+            host, transient.ra_deg, transient.dec_deg, field.true_redshift
+        )
     return {
         "name": transient.name,
         "index": field.index,
@@ -99,7 +154,7 @@ def field_truth(field: Field, seed: int) -> dict:
         "coverage": {
             spec.name: survey_covers(spec, transient.ra_deg, transient.dec_deg) for spec in FILTERS
         },
-        "host": None if host is None else galaxy_truth(host),
+        "host": host_truth,
         "neighbours": [galaxy_truth(g) for g in neighbours],
         "neighbour_object_ids": [g.object_id for g in neighbours],
         "n_galaxies": len(field.galaxies),

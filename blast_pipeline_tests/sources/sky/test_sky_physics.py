@@ -7,7 +7,7 @@ import pytest
 from astropy.coordinates import SkyCoord
 from astropy.cosmology import FlatLambdaCDM
 
-from blast_pipeline.science.filters import FILTERS, get_filter
+from blast_pipeline.science.filters import get_filter
 from blast_pipeline.sources.sky.cosmology import (
     angular_diameter_distance_mpc,
     distance_modulus,
@@ -17,26 +17,11 @@ from blast_pipeline.sources.sky.footprints import survey_covers
 from blast_pipeline.sources.sky.galaxies import dlr_offset, ellipse_point
 from blast_pipeline.sources.sky.population import build_field
 from blast_pipeline.sources.sky.positions import field_centres, galactic_from_icrs
-from blast_pipeline.sources.sky.sed import apparent_flux_microjansky
 from blast_pipeline.sources.sky.sersic import (
     render_sersic,
     truncated_half_light_radius,
     truncated_integral,
 )
-
-WAVELENGTH = {spec.name: spec.wavelength_eff_angstrom for spec in FILTERS}
-
-
-def _mags(log_mass, sfr, z, av) -> dict[str, float]:
-    names = list(WAVELENGTH)
-    flux = apparent_flux_microjansky(
-        np.array([log_mass]),
-        np.array([sfr]),
-        np.array([z]),
-        np.array([av]),
-        np.array([WAVELENGTH[n] for n in names]),
-    )[0]
-    return {n: 23.9 - 2.5 * np.log10(f) for n, f in zip(names, flux, strict=True)}
 
 
 def test_distances_match_astropy_for_blast_cosmology():
@@ -51,42 +36,6 @@ def test_distances_match_astropy_for_blast_cosmology():
     assert np.allclose(distance_modulus(z), reference.distmod(z).value, atol=1e-5)
     with pytest.raises(ValueError, match="redshift"):
         luminosity_distance_mpc(-0.1)
-
-
-def test_sed_colours_are_plausible():
-    passive = _mags(11.0, 0.02, 0.05, 0.1)
-    star_forming = _mags(10.0, 2.0, 0.05, 0.5)
-    # passive galaxies: red optical colours and faint in the UV
-    assert passive["PanSTARRS_g"] - passive["PanSTARRS_r"] > 0.7
-    assert passive["GALEX_NUV"] - passive["PanSTARRS_r"] > 5.0
-    assert star_forming["GALEX_NUV"] - star_forming["PanSTARRS_r"] < 3.5
-    assert (
-        star_forming["PanSTARRS_g"] - star_forming["PanSTARRS_r"]
-        < passive["PanSTARRS_g"] - passive["PanSTARRS_r"]
-    )
-    # all galaxies brighter (in AB) in the near-infrared than in g
-    for mags in (passive, star_forming):
-        assert mags["2MASS_H"] < mags["PanSTARRS_r"] < mags["PanSTARRS_g"]
-    # star formation lights up W3/W4
-    assert star_forming["WISE_W3"] < star_forming["WISE_W2"]
-    assert passive["WISE_W3"] > passive["WISE_W2"]
-    # further away is fainter
-    assert _mags(10.0, 2.0, 0.2, 0.5)["PanSTARRS_r"] > star_forming["PanSTARRS_r"] + 2.5
-
-
-def test_sed_rejects_bad_inputs():
-    with pytest.raises(ValueError, match="same length"):
-        apparent_flux_microjansky(
-            np.array([10.0]),
-            np.array([1.0, 2.0]),
-            np.array([0.1]),
-            np.array([0.1]),
-            np.array([5000.0]),
-        )
-    with pytest.raises(ValueError, match="non-negative"):
-        apparent_flux_microjansky(
-            np.array([10.0]), np.array([-1.0]), np.array([0.1]), np.array([0.1]), np.array([5000.0])
-        )
 
 
 @pytest.mark.parametrize(("n", "r_e", "q"), [(1.0, 6.0, 0.5), (4.0, 5.0, 0.8), (2.5, 1.2, 0.4)])

@@ -59,7 +59,7 @@ def observe(
     present = np.ones((n, N_BANDS), dtype=bool)
     for survey, p in SURVEY_PROBABILITY.items():
         covered = rng.random(n) < p
-        present[:, _SURVEY_OF_BAND == survey] &= covered[:, None]
+        present[:, survey == _SURVEY_OF_BAND] &= covered[:, None]
     present &= rng.random((n, N_BANDS)) >= BAND_DROPOUT
 
     depth = (

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from importlib.metadata import version
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np

@@ -9,6 +9,7 @@ import dagster as dg
 
 from blast_pipeline.resources import BlastResource, blast_resource_from_env
 from blast_pipeline.runners.compile import compile_runners
+from blast_pipeline.sed_model_assets import SED_MODEL_ASSETS
 from blast_pipeline.sensors import build_new_transients_sensor
 from blast_pipeline.tasks import TASK_RUNNERS
 
@@ -44,7 +45,7 @@ def build_definitions(
     graph, assets, jobs, schedules = compile_runners(runners, executor)
     sensors = [build_new_transients_sensor(graph, jobs[:2])] if assets else []
     return dg.Definitions(
-        assets=assets,
+        assets=[*assets, *SED_MODEL_ASSETS],
         jobs=jobs,
         schedules=schedules,
         sensors=sensors,

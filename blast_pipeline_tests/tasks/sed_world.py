@@ -37,8 +37,8 @@ PHOTOMETRY = {
 
 @dataclass
 class RecordingEngine:
-    """Stands in for the trained posterior: normal draws around values that depend on the
-    call number, so a re-run gives different results."""
+    """Stands in for the trained posterior: normal draws around values that depend on how
+    often this aperture was fitted, so a re-run gives different results."""
 
     redshift_range: tuple[float, float] = (0.001, 0.5)
     fail: bool = False
@@ -48,9 +48,10 @@ class RecordingEngine:
         self.calls.append((sed_input, redshift, aperture))
         if self.fail:
             raise RuntimeError("posterior exploded")
-        rng = np.random.default_rng(len(self.calls))
+        call = sum(1 for _, _, kind in self.calls if kind == aperture)
+        rng = np.random.default_rng(call)
         n = 400
-        shift = float(len(self.calls))
+        shift = float(call)
         quantities = {
             "log_mass": rng.normal(9.5 + shift, 0.1, n),
             "log_sfr": rng.normal(0.2, 0.2, n),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from blast_pipeline.db import BlastDatabase
 from blast_pipeline.sources.base import CutoutSource, GalaxyCatalogSource, RedshiftSource
@@ -96,6 +96,9 @@ class PipelineServices:
     cutouts: CutoutSource | None = None
     catalogs: GalaxyCatalogSource | None = None
     redshifts: RedshiftSource | None = None
+    #: The SED posterior and forward model (``tasks.sed_inference.SEDEngine``); None = the
+    #: shipped posterior, loaded once per process on first use.
+    sed_engine: Any = None
 
     @property
     def data_root(self) -> Path:

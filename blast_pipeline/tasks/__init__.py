@@ -18,6 +18,11 @@ from blast_pipeline.tasks.host_information import HostInformation
 from blast_pipeline.tasks.host_match import HostMatch
 from blast_pipeline.tasks.mwebv import HostMWEBV, TransientMWEBV
 from blast_pipeline.tasks.photometry import GlobalAperturePhotometry, LocalAperturePhotometry
+from blast_pipeline.tasks.sed_inference import GlobalHostSEDFitting, LocalHostSEDFitting
+from blast_pipeline.tasks.sed_thumbnails import (
+    GenerateThumbnailSEDGlobal,
+    GenerateThumbnailSEDLocal,
+)
 from blast_pipeline.tasks.thumbnails import GenerateThumbnail, GenerateThumbnailFinal
 from blast_pipeline.tasks.validation import ValidateGlobalPhotometry, ValidateLocalPhotometry
 
@@ -35,6 +40,10 @@ TASK_RUNNERS: list[TransientTaskRunner | SystemTaskRunner] = [
     ValidateLocalPhotometry(),
     CropTransientImages(),
     GenerateThumbnailFinal(),
+    GlobalHostSEDFitting(),
+    LocalHostSEDFitting(),
+    GenerateThumbnailSEDGlobal(),
+    GenerateThumbnailSEDLocal(),
     # System tasks (scheduled jobs)
     TNSDataIngestion(),
     IngestMissedTNSTransients(),

@@ -30,9 +30,8 @@ def _redis_up() -> bool:
         return False
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(240)
-def test_workflow_steps_run_on_a_celery_worker(tmp_path, monkeypatch):
+def _celery_setup(tmp_path, monkeypatch, name: str):
+    """Broker databases, a Dagster instance, the toy registry's database with ``name``."""
     if not _redis_up():
         pytest.skip("Redis at 127.0.0.1:6379 cannot be reached; the Celery broker test needs it")
     db = 7 + uuid.uuid4().int % 4 * 2
@@ -60,13 +59,19 @@ def test_workflow_steps_run_on_a_celery_worker(tmp_path, monkeypatch):
     blast = BlastResource(home=str(home), sky="none")
     graph = WorkflowGraph.from_runners(toy_registry())
     with blast.services().database.session() as session:
-        transient = add_transient(session, NewTransient("2024celery", 10.0, 5.0))
+        transient = add_transient(session, NewTransient(name, 10.0, 5.0))
         initialise_registers(session, transient, graph.task_names)
 
     # the instance's SQLite storage exists before the worker opens it (no creation race)
     with dg.DagsterInstance.get() as instance:
-        instance.add_dynamic_partitions("transients", ["2024celery"])
-    worker = subprocess.Popen(
+        instance.add_dynamic_partitions("transients", [name])
+    return env, celery_yaml, blast
+
+
+def _start_worker(tmp_path, env, celery_yaml, queues: str, label: str) -> subprocess.Popen:
+    """A dagster-celery worker consuming ``queues`` (comma list); ``label`` is what the toy
+    "sed" step reports as its worker."""
+    return subprocess.Popen(
         [
             str(Path(sys.executable).parent / "dagster-celery"),
             "worker",
@@ -76,18 +81,33 @@ def test_workflow_steps_run_on_a_celery_worker(tmp_path, monkeypatch):
             "-y",
             str(celery_yaml),
             "-n",
-            f"blast-test-{uuid.uuid4().hex[:8]}",
+            f"blast-test-{label}-{uuid.uuid4().hex[:8]}",
             # one -q with a comma list: dagster-celery turns repeated -q into repeated -Q, and
             # Celery keeps only the last of those
             "-q",
-            "dagster,sed",
+            queues,
         ],
         cwd=ROOT,
-        env=env,
-        stdout=(tmp_path / "worker.log").open("w"),
+        env={**env, "BLAST_TEST_WORKER": label},
+        stdout=(tmp_path / f"worker-{label}.log").open("w"),
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+
+
+def _stop_worker(worker: subprocess.Popen) -> None:
+    os.killpg(worker.pid, signal.SIGTERM)
+    try:
+        worker.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(worker.pid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_workflow_steps_run_on_a_celery_worker(tmp_path, monkeypatch):
+    env, celery_yaml, blast = _celery_setup(tmp_path, monkeypatch, "2024celery")
+    worker = _start_worker(tmp_path, env, celery_yaml, "dagster,sed", "both")
     try:
         with dg.DagsterInstance.get() as instance:
             from blast_pipeline_tests.runners.celery_defs import workflow_job
@@ -101,11 +121,7 @@ def test_workflow_steps_run_on_a_celery_worker(tmp_path, monkeypatch):
             engine = [e.message for e in result.all_events if e.event_type_value == "ENGINE_EVENT"]
             assert any("celery" in (m or "").lower() for m in engine)
     finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
+        _stop_worker(worker)
     with blast.services().database.session() as session:
         statuses = task_statuses(session, get_transient(session, "2024celery"))
     assert set(statuses.values()) == {"processed"}  # the "sed"-queue step ran too

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 from blast_pipeline.runners.base import Retry, SystemTaskRunner, TransientTaskRunner
@@ -60,6 +61,8 @@ class ToyPhotometry(TransientTaskRunner):
     def _run_process(self, transient, context):
         if "badphot" in transient.name:
             raise ValueError("no photometry")
+        # which Celery worker ran it (see test_runner_celery)
+        context.add_metadata(worker=os.environ.get("BLAST_TEST_WORKER", "in-process"))
         return PROCESSED
 
 

@@ -71,32 +71,35 @@ class SEDEngine:
         )
         samples = self.posterior.sample(photometry, n_samples=self.n_samples, seed=seed)
         band = model_sed_band(self.model, samples, redshift, n_draws=self.n_model_draws, seed=seed)
-        wavelength, p16, p50, p84, phot16, phot50, phot84 = band
-        phot = np.array([_at_filters(p, sed_input.filters) for p in (phot16, phot50, phot84)])
+        index = [band.filters.index(name) for name in sed_input.filters]
+        phot = np.array(
+            [
+                np.asarray(p, dtype=float)[index]
+                for p in (band.photometry_p16_ujy, band.photometry_p50_ujy, band.photometry_p84_ujy)
+            ]
+        )
         return SEDFit(
             quantities=dict(samples.quantities),
             sfh=np.asarray(samples.sfh),
             sfh_bin_edges_gyr=np.asarray(samples.sfh_bin_edges_gyr),
             theta=np.asarray(samples.theta),
             theta_names=tuple(samples.theta_names),
-            model=PlotModel(np.asarray(wavelength), np.asarray(p16), np.asarray(p50), p84),
+            model=PlotModel(
+                np.asarray(band.wavelength_angstrom),
+                np.asarray(band.p16_ujy),
+                np.asarray(band.p50_ujy),
+                np.asarray(band.p84_ujy),
+            ),
             model_photometry_ujy=phot,
         )
-
-
-def _at_filters(values, filters: tuple[str, ...]) -> np.ndarray:
-    """Model photometry per filter (a mapping by filter name, or an array in filter order)."""
-    if hasattr(values, "keys"):
-        return np.array([values[name] for name in filters], dtype=float)
-    return np.asarray(values, dtype=float)
 
 
 @lru_cache(maxsize=1)
 def default_sed_engine() -> SEDEngine:
     """The shipped posterior and a bagpipes model, built once per process (~0.5 GB)."""
-    from blast_pipeline.science.sed import SEDModel, load_default_posterior
+    from blast_pipeline.science.sed import get_sed_model, load_default_posterior
 
-    return SEDEngine(posterior=load_default_posterior(), model=SEDModel())
+    return SEDEngine(posterior=load_default_posterior(), model=get_sed_model())
 
 
 def sed_engine_for(services: PipelineServices) -> SEDEngine:

@@ -15,6 +15,7 @@ from pydantic import PrivateAttr
 from blast_pipeline.services import PipelineServices, PipelineSettings, build_services
 
 DEFAULT_HOME = ".blast_home"
+DEFAULT_WEB_URL = "http://127.0.0.1:8000"
 
 
 class BlastResource(dg.ConfigurableResource):
@@ -34,6 +35,9 @@ class BlastResource(dg.ConfigurableResource):
     catalog: str = ""
     #: Transients per batch run when several wait for the sensor (1: one run per transient).
     workflow_batch_size: int = 20
+    #: Base URL of the project's web service: every partition's metadata links to the
+    #: transient's page there (``<web_url>/transients/<name>/``).
+    web_url: str = DEFAULT_WEB_URL
 
     _services: PipelineServices | None = PrivateAttr(default=None)
 
@@ -91,4 +95,5 @@ def blast_resource_from_env(resolve: bool = False) -> BlastResource:
         catalog_file=_env("BLAST_CATALOG_FILE", "", resolve),
         catalog=_env("BLAST_CATALOG", "", resolve),
         workflow_batch_size=_env("BLAST_WORKFLOW_BATCH_SIZE", 20, resolve),
+        web_url=_env("BLAST_WEB_URL", DEFAULT_WEB_URL, resolve),
     )

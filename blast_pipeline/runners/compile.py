@@ -10,6 +10,7 @@ annotations`` here: Dagster reads the parameter annotations at definition time).
   ``dagster/max_runtime`` hard limit.
 """
 
+import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +22,7 @@ import numpy as np
 from blast_pipeline.resources import BlastResource
 from blast_pipeline.runners.base import (
     MarkdownText,
+    MetadataTable,
     Retry,
     SystemTaskContext,
     SystemTaskRunner,
@@ -58,25 +60,120 @@ def routing_tags(queue: str | None) -> dict[str, str]:
     return {"dagster-celery/queue": queue, "blast/queue": queue}
 
 
-def outcome_metadata(outcome: TaskOutcome) -> dict[str, Any]:
-    metadata: dict[str, Any] = {
-        "status": outcome.status or "not run",
-        "task": outcome.task_name,
-        "processing_seconds": round(outcome.seconds, 3),
-        "progress": outcome.progress,
-        "processing_status": outcome.processing_status,
-    }
+#: Run and event tag carrying the task's Blast status ("processed", "no host match", ...).
+STATUS_TAG = "blast/status"
+
+
+def status_tags(status: str) -> dict[str, str]:
+    """The ``blast/status`` tag of an event (tag values allow no spaces: "no_host_match")."""
+    return {STATUS_TAG: re.sub(r"[^A-Za-z0-9_.-]+", "_", status)}
+
+
+def transient_page_url(web_url: str, transient_name: str) -> str:
+    """The transient's page on the project's web service (``BLAST_WEB_URL``)."""
+    return f"{web_url.rstrip('/')}/transients/{transient_name}/"
+
+
+def outcome_reason(outcome: TaskOutcome) -> str | None:
+    """Why the task ended as it did, in words (None for a plain "processed")."""
     if outcome.skipped_reason:
-        metadata["reason"] = outcome.skipped_reason
+        return outcome.skipped_reason
+    reason = outcome.metadata.get("reason")
+    return None if reason is None else str(reason)
+
+
+def outcome_description(outcome: TaskOutcome) -> str:
+    """One line for the event's description: task, status and reason."""
+    status = outcome.status or "not run"
+    reason = outcome_reason(outcome)
+    return f"{outcome.task_name} on {outcome.transient_name}: {status}" + (
+        f" ({reason})" if reason else ""
+    )
+
+
+def outcome_metadata(outcome: TaskOutcome, web_url: str = "") -> dict[str, Any]:
+    """The status and its reason first, then the task's own values (tables, images, numbers)
+    and a link to the transient's page. No progress snapshot: it is stale as soon as the next
+    task runs (the page and ``blast-pipeline status`` show the live value)."""
+    metadata: dict[str, Any] = {"status": outcome.status or "not run"}
+    reason = outcome_reason(outcome)
+    if reason:
+        metadata["reason"] = reason
+    metadata["task"] = outcome.task_name
+    if outcome.status is not None:
+        metadata["processing_seconds"] = round(outcome.seconds, 3)
     for key, value in outcome.metadata.items():
-        metadata[key] = _metadata_value(value)
+        if key != "reason":
+            metadata[key] = _metadata_value(value)
+    if web_url:
+        metadata["transient_page"] = dg.MetadataValue.url(
+            transient_page_url(web_url, outcome.transient_name)
+        )
     return metadata
+
+
+def outcome_events(
+    outcome: TaskOutcome, graph: WorkflowGraph, web_url: str = ""
+) -> list[dg.AssetMaterialization | dg.AssetObservation]:
+    """The events recording a task that did not end "processed", on its transient's partitions.
+
+    - it ran and ended with another status ("no host match", "no valid phot", ...): a
+      *materialisation* of its partition (the partition page shows status, reason and values;
+      the ``blast/status`` tag carries the status), and an *observation* "not run" on the
+      partition of every downstream task, naming the task and status that stopped it;
+    - it did not run (prerequisites not met): an observation with the reason.
+    """
+    key = dg.AssetKey(graph.runner(outcome.task_name).asset_name)
+    page = {
+        "transient_page": dg.MetadataValue.url(transient_page_url(web_url, outcome.transient_name))
+    }
+    if outcome.status is None:
+        return [
+            dg.AssetObservation(
+                asset_key=key,
+                partition=outcome.transient_name,
+                description=outcome_description(outcome),
+                metadata=outcome_metadata(outcome, web_url),
+                tags=status_tags("not run"),
+            )
+        ]
+    events: list[dg.AssetMaterialization | dg.AssetObservation] = [
+        dg.AssetMaterialization(
+            asset_key=key,
+            partition=outcome.transient_name,
+            description=outcome_description(outcome),
+            metadata=outcome_metadata(outcome, web_url),
+            tags=status_tags(outcome.status),
+        )
+    ]
+    reason = f"stopped by {outcome.task_name}, which ended {outcome.status!r}"
+    for task in graph.downstream_of(outcome.task_name):
+        if task == outcome.task_name:
+            continue
+        events.append(
+            dg.AssetObservation(
+                asset_key=dg.AssetKey(graph.runner(task).asset_name),
+                partition=outcome.transient_name,
+                description=f"{task} on {outcome.transient_name}: not run ({reason})",
+                metadata={
+                    "status": "not run",
+                    "reason": reason,
+                    "stopped_by": outcome.task_name,
+                    "stopped_by_status": outcome.status,
+                    **(page if web_url else {}),
+                },
+                tags=status_tags("not run"),
+            )
+        )
+    return events
 
 
 def _metadata_value(value: Any) -> Any:
     """Plain values Dagster can store (numpy scalars and paths from the science layer)."""
     if isinstance(value, MarkdownText):
         return dg.MetadataValue.md(value)
+    if isinstance(value, MetadataTable):
+        return _table_value(value)
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, Path):
@@ -84,6 +181,29 @@ def _metadata_value(value: Any) -> Any:
     if value is None:
         return dg.MetadataValue.null()
     return value
+
+
+def _table_value(table: MetadataTable) -> dg.TableMetadataValue:
+    kinds = {bool: "bool", int: "int", float: "float"}
+
+    def kind(k: int) -> str:
+        seen = {type(row[k]) for row in table.rows if row[k] is not None}
+        return kinds.get(seen.pop(), "string") if len(seen) == 1 else "string"
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, np.generic):
+            value = value.item()
+        return value if value is None or isinstance(value, (bool, int, float)) else str(value)
+
+    return dg.MetadataValue.table(
+        records=[
+            dg.TableRecord({c: plain(v) for c, v in zip(table.columns, row, strict=True)})
+            for row in table.rows
+        ],
+        schema=dg.TableSchema(
+            columns=[dg.TableColumn(c, kind(k)) for k, c in enumerate(table.columns)]
+        ),
+    )
 
 
 def build_transient_asset(runner: TransientTaskRunner, graph: WorkflowGraph) -> dg.AssetsDefinition:
@@ -110,19 +230,17 @@ def build_transient_asset(runner: TransientTaskRunner, graph: WorkflowGraph) -> 
             )
         except TimeLimitExceeded as exc:
             raise dg.Failure(description=str(exc), allow_retries=False) from exc
-        metadata = outcome_metadata(outcome)
         if outcome.processed:
-            yield dg.MaterializeResult(metadata=metadata)
+            yield dg.MaterializeResult(
+                metadata=outcome_metadata(outcome, blast.web_url),
+                tags=status_tags(outcome.status),
+            )
             return
-        # Not materialised: downstream steps of this transient skip. The observation makes the
-        # status visible on the partition in the UI.
-        yield dg.AssetObservation(
-            asset_key=context.asset_key, partition=context.partition_key, metadata=metadata
-        )
-        context.log.warning(
-            f"{runner.task_name} on {context.partition_key}: "
-            f"{outcome.status or outcome.skipped_reason}; downstream tasks will not run"
-        )
+        # Logged, not yielded: the output stays absent, so Dagster skips the downstream steps
+        # of this transient, while the partition page shows the status and its reason.
+        for event in outcome_events(outcome, graph, blast.web_url):
+            context.log_event(event)
+        context.log.warning(outcome_description(outcome) + "; downstream tasks will not run")
 
     return _transient_task
 
@@ -236,6 +354,8 @@ def build_batch_job(graph: WorkflowGraph) -> dg.JobDefinition:
     )
     def _process_batch(context: dg.OpExecutionContext, blast: BlastResource) -> None:
         event_log_seconds = 0.0
+        #: transient -> (task, status) of the task that stopped it, for the run page
+        stopped: dict[str, tuple[str, str]] = {}
 
         def report(runner: TransientTaskRunner, result: TaskOutcome | TaskError) -> None:
             nonlocal event_log_seconds
@@ -251,21 +371,32 @@ def build_batch_job(graph: WorkflowGraph) -> dg.JobDefinition:
                     "task": result.task_name,
                     "error": result.error,
                 }
+                stopped.setdefault(result.transient_name, (result.task_name, result.status))
                 context.log_event(
                     dg.AssetObservation(
-                        asset_key=key, partition=result.transient_name, metadata=metadata
+                        asset_key=key,
+                        partition=result.transient_name,
+                        metadata=metadata,
+                        description=f"{result.task_name} on {result.transient_name}: "
+                        f"{result.status} ({result.error})",
+                        tags=status_tags(result.status),
                     )
                 )
                 context.log.error(f"{runner.task_name} on {result.transient_name}: {result.error}")
                 return
             if result.status is None:
-                return  # prerequisites not met: the task is skipped, as in a per-transient run
-            event_type = dg.AssetMaterialization if result.processed else dg.AssetObservation
+                return  # prerequisites not met: recorded by the task that stopped them
+            if not result.processed:
+                stopped.setdefault(result.transient_name, (result.task_name, result.status))
+                for event in outcome_events(result, graph, blast.web_url):
+                    context.log_event(event)
+                return
             context.log_event(
-                event_type(
+                dg.AssetMaterialization(
                     asset_key=key,
                     partition=result.transient_name,
-                    metadata=outcome_metadata(result),
+                    metadata=outcome_metadata(result, blast.web_url),
+                    tags=status_tags(result.status),
                 )
             )
 
@@ -280,6 +411,12 @@ def build_batch_job(graph: WorkflowGraph) -> dg.JobDefinition:
                 "tasks_other_status": summary.other_status,
                 "task_errors": summary.errors,
                 "failed_transients": ", ".join(summary.failed_transients) or "none",
+                "stopped_transients": _table_value(
+                    MetadataTable(
+                        ("transient", "stopped by", "status"),
+                        tuple((name, *stop) for name, stop in sorted(stopped.items())),
+                    )
+                ),
                 "task_seconds": round(summary.task_seconds, 3),
                 "event_log_seconds": round(event_log_seconds, 3),
             }

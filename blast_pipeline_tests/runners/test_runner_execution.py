@@ -86,12 +86,23 @@ def test_other_status_is_recorded_observed_and_stops_downstream(blast, instance)
     assert statuses["Validate local photometry"] == "not processed"
     assert statuses["Generate thumbnail"] == "processed"
     assert (progress, state) == (100, "blocked")
-    assert "2024nohost" not in _materialized(instance, "host_match")
+    # the task ran: its partition is materialised with the status, its reason and a tag
+    assert _materialized(instance, "host_match") == {"2024nohost"}
+    event = instance.get_latest_materialization_event(dg.AssetKey("host_match"))
+    materialised = event.asset_materialization
+    assert materialised.metadata["status"].value == "no host match"
+    assert materialised.tags["blast/status"] == "no_host_match"
+    assert "Host match on 2024nohost: no host match" in materialised.description
+    assert "progress" not in materialised.metadata  # no stale progress snapshot
+    assert materialised.metadata["transient_page"].value.endswith("/transients/2024nohost/")
+    # downstream: not materialised, and an observation names what stopped it
     assert "2024nohost" not in _materialized(instance, "validate_local_photometry")
-    records = instance.fetch_observations(dg.AssetKey("host_match"), limit=10).records
-    observed = [r.asset_observation for r in records]
-    assert observed and observed[0].partition == "2024nohost"
-    assert observed[0].metadata["status"].value == "no host match"
+    records = instance.fetch_observations(dg.AssetKey("validate_local_photometry"), limit=10)
+    (observed,) = [r.asset_observation for r in records.records]
+    assert observed.partition == "2024nohost"
+    assert observed.metadata["status"].value == "not run"
+    assert observed.metadata["stopped_by"].value == "Host match"
+    assert "no host match" in observed.metadata["reason"].value
 
 
 def test_exception_records_failed_status_and_fails_the_run_after_retries(blast, instance):
@@ -219,13 +230,24 @@ def test_batch_mode_gives_each_transient_its_own_statuses(batch_blast, instance)
     assert boom["Validate local photometry"] == "not processed"
     nohost, _, _ = _statuses(batch_blast, "2024nohost")
     assert nohost["Host match"] == "no host match"
-    assert _materialized(instance, "host_match") == {"2024good"}
+    assert _materialized(instance, "host_match") == {"2024good", "2024nohost"}
     assert _materialized(instance, "cutout_download") == {"2024good", "2024boom", "2024nohost"}
     observed = {
         r.asset_observation.partition: r.asset_observation.metadata["status"].value
         for r in instance.fetch_observations(dg.AssetKey("host_match"), limit=10).records
     }
-    assert observed == {"2024boom": "failed", "2024nohost": "no host match"}
+    assert observed == {"2024boom": "failed"}
+    downstream = {
+        r.asset_observation.partition: r.asset_observation.metadata["stopped_by"].value
+        for r in instance.fetch_observations(
+            dg.AssetKey("validate_local_photometry"), limit=10
+        ).records
+    }
+    assert downstream == {"2024nohost": "Host match"}
+    stopped = summary["stopped_transients"].records  # the run page names who stopped
+    assert [(r.data["transient"], r.data["stopped by"], r.data["status"]) for r in stopped] == [
+        ("2024boom", "Host match", "failed")
+    ]
 
 
 def test_batch_mode_retries_in_process(batch_blast, instance):

@@ -19,6 +19,7 @@ from typing import Any
 import dagster as dg
 import numpy as np
 
+from blast_pipeline.db.transients import TransientNotFound
 from blast_pipeline.resources import BlastResource
 from blast_pipeline.runners.base import (
     MarkdownText,
@@ -228,7 +229,9 @@ def build_transient_asset(runner: TransientTaskRunner, graph: WorkflowGraph) -> 
             outcome = execute_transient_task(
                 runner, context.partition_key, services, graph, context.log
             )
-        except TimeLimitExceeded as exc:
+        except (TimeLimitExceeded, TransientNotFound) as exc:
+            # Past its time limit, or a partition added by hand for a transient that is not in
+            # the Blast database: fail now, with the message, and do not retry.
             raise dg.Failure(description=str(exc), allow_retries=False) from exc
         if outcome.processed:
             yield dg.MaterializeResult(

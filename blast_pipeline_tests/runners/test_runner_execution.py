@@ -266,3 +266,32 @@ def test_a_single_waiting_transient_gets_its_own_run_even_in_batch_mode(batch_bl
     result = sensor(dg.build_sensor_context(instance=instance, resources={"blast": batch_blast}))
     (request,) = result.run_requests
     assert request.job_name == "transient_workflow" and request.partition_key == "2024solo"
+
+
+def test_a_partition_without_a_transient_fails_at_once_without_retries(blast, instance):
+    defs = build_definitions(toy_registry(), blast)
+    instance.add_dynamic_partitions("transients", ["2024ghost"])  # "Add a partition" in the UI
+    result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=instance, partition_key="2024ghost", raise_on_error=False
+    )
+    assert not result.success
+    failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert failures and "no transient named '2024ghost'" in str(failures[0].event_specific_data)
+    assert not [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+
+
+def test_ui_materialisation_has_the_per_transient_semantics(blast, instance):
+    """The asset page's Materialize runs Dagster's implicit asset job: the same steps, so the
+    same statuses and events as the sensor's per-transient job."""
+    _add(blast, "2024nohost", "2024good")
+    defs = build_definitions(toy_registry(), blast)
+    instance.add_dynamic_partitions("transients", ["2024nohost", "2024good"])
+    for name in ("2024nohost", "2024good"):
+        result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+            instance=instance, partition_key=name, raise_on_error=False
+        )
+        assert result.success
+    assert _statuses(blast, "2024nohost")[0]["Host match"] == "no host match"
+    assert _statuses(blast, "2024good")[2] == "completed"
+    assert _materialized(instance, "host_match") == {"2024nohost", "2024good"}
+    assert _materialized(instance, "validate_local_photometry") == {"2024good"}

@@ -4,6 +4,7 @@ for, in this process, against the Dagster instance (so they show in the UI like 
 from __future__ import annotations
 
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -39,13 +40,11 @@ class ProcessSummary:
         return f"{self.recovered}\n{text}" if self.recovered else text
 
 
-def failed_tasks_of(result) -> list[str]:
+def failed_tasks_of(instance: dg.DagsterInstance, run_id: str) -> list[str]:
     """ "task on transient" for the failure observations of a run (both kinds of runs log one)."""
     failed = []
-    for event in result.all_events:
-        if event.event_type_value != "ASSET_OBSERVATION":
-            continue
-        observation = event.event_specific_data.asset_observation
+    for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_OBSERVATION):
+        observation = record.dagster_event.event_specific_data.asset_observation
         if "error" in observation.metadata:
             failed.append(f"{observation.metadata['task'].value} on {observation.partition}")
     return failed
@@ -58,12 +57,71 @@ def default_instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.ephemeral()
 
 
+#: The code location of workspace.yaml: runs made here carry it as their origin, so the UI
+#: lists them in the timeline and can re-execute them.
+REGISTRY_MODULE = "blast_pipeline.definitions"
+LOCATION_NAME = "blast_pipeline"
+REPOSITORY_NAME = "__repository__"
+
+
+def execute_with_origin(
+    job_name: str, run_request: dg.RunRequest, instance: dg.DagsterInstance
+) -> tuple[str, bool]:
+    """Execute a run of the registry's job in this process, created with the origin of the
+    workspace.yaml code location (as a run launched from the UI or the daemon would be)."""
+    from dagster._core.definitions.reconstruct import ReconstructableRepository
+    from dagster._core.execution.api import create_execution_plan, execute_run
+    from dagster._core.remote_origin import (
+        ManagedGrpcPythonEnvCodeLocationOrigin,
+        RemoteJobOrigin,
+        RemoteRepositoryOrigin,
+    )
+    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+
+    working_directory = os.getcwd()
+    recon_job = ReconstructableRepository.for_module(
+        REGISTRY_MODULE, "defs", working_directory
+    ).get_reconstructable_job(job_name)
+    asset_selection = frozenset(run_request.asset_selection or ()) or None
+    if asset_selection:
+        recon_job = recon_job.get_subset(asset_selection=asset_selection)
+    job_def = recon_job.get_definition()
+    tags = {**job_def.run_tags, **(run_request.tags or {})}
+    if run_request.partition_key:
+        tags.update(job_def.get_tags_for_partition_key(run_request.partition_key, None))
+    run_config = run_request.run_config or {}
+    location = ManagedGrpcPythonEnvCodeLocationOrigin(
+        LoadableTargetOrigin(
+            executable_path=sys.executable,
+            module_name=REGISTRY_MODULE,
+            working_directory=working_directory,
+        ),
+        location_name=LOCATION_NAME,
+    )
+    run = instance.create_run_for_job(
+        job_def=job_def,
+        execution_plan=create_execution_plan(
+            recon_job, run_config=run_config, instance_ref=instance.get_ref()
+        ),
+        run_config=run_config,
+        tags=tags,
+        asset_selection=asset_selection,
+        remote_job_origin=RemoteJobOrigin(
+            RemoteRepositoryOrigin(location, REPOSITORY_NAME), job_name
+        ),
+        job_code_origin=recon_job.get_python_origin(),
+    )
+    result = execute_run(recon_job, run, instance)
+    return run.run_id, result.success
+
+
 def process_pending(
     defs: dg.Definitions | None = None,
     instance: dg.DagsterInstance | None = None,
     max_ticks: int = 1000,
 ) -> ProcessSummary:
     """Tick ``new_transients_sensor`` until nothing waits, executing every run it requests."""
+    registry = defs is None
     if defs is None:
         from blast_pipeline.definitions import defs as registry_defs
 
@@ -96,20 +154,24 @@ def process_pending(
         for request in result.dynamic_partitions_requests or []:
             instance.add_dynamic_partitions(request.partitions_def_name, request.partition_keys)
         for run_request in result.run_requests or []:
-            job = defs.resolve_job_def(run_request.job_name or WORKFLOW_JOB_NAME)
-            outcome = job.execute_in_process(
-                instance=instance,
-                run_config=run_request.run_config or None,
-                partition_key=run_request.partition_key,
-                asset_selection=run_request.asset_selection,
-                tags=run_request.tags,
-                resources={"blast": blast},
-                raise_on_error=False,
-            )
+            job_name = run_request.job_name or WORKFLOW_JOB_NAME
+            if registry:
+                run_id, success = execute_with_origin(job_name, run_request, instance)
+            else:  # a test's own definitions: no code location to point the run at
+                outcome = defs.resolve_job_def(job_name).execute_in_process(
+                    instance=instance,
+                    run_config=run_request.run_config or None,
+                    partition_key=run_request.partition_key,
+                    asset_selection=run_request.asset_selection,
+                    tags=run_request.tags,
+                    resources={"blast": blast},
+                    raise_on_error=False,
+                )
+                run_id, success = outcome.run_id, outcome.success
             summary.runs += 1
-            summary.run_ids.append(outcome.run_id)
-            summary.failed_runs += 0 if outcome.success else 1
-            summary.failed_tasks.extend(failed_tasks_of(outcome))
+            summary.run_ids.append(run_id)
+            summary.failed_runs += 0 if success else 1
+            summary.failed_tasks.extend(failed_tasks_of(instance, run_id))
             if run_request.partition_key:
                 summary.transients.append(run_request.partition_key)
             else:

@@ -16,6 +16,7 @@ from pydantic import PrivateAttr
 from blast_pipeline.services import PipelineServices, PipelineSettings
 
 DEFAULT_HOME = ".blast_home"
+DEFAULT_WEB_URL = "http://127.0.0.1:8000"
 #: Smallest accepted value of the integer variables.
 _INT_MINIMUM = {"BLAST_SKY_SEED": 0, "BLAST_WORKFLOW_BATCH_SIZE": 1}
 
@@ -41,6 +42,9 @@ class BlastResource(dg.ConfigurableResource):
     catalog: str = ""
     #: Transients per batch run when several wait for the sensor (1: one run per transient).
     workflow_batch_size: int = 20
+    #: Base URL of the project's web service: every partition's metadata links to the
+    #: transient's page there (``<web_url>/transients/<name>/``).
+    web_url: str = DEFAULT_WEB_URL
 
     _services: PipelineServices | None = PrivateAttr(default=None)
 
@@ -119,4 +123,5 @@ def blast_resource_from_env(resolve: bool = False) -> BlastResource:
         catalog_file=_env("BLAST_CATALOG_FILE", "", resolve),
         catalog=_env("BLAST_CATALOG", "", resolve),
         workflow_batch_size=_env("BLAST_WORKFLOW_BATCH_SIZE", 20, resolve),
+        web_url=_env("BLAST_WEB_URL", DEFAULT_WEB_URL, resolve),
     )

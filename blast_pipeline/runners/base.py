@@ -47,6 +47,15 @@ class MarkdownText(str):
     """A metadata value to show as markdown in the Dagster UI (e.g. an embedded PNG)."""
 
 
+@dataclass(frozen=True)
+class MetadataTable:
+    """A metadata value to show as a table in the Dagster UI: column names and rows of plain
+    values (str, int, float, bool or None), e.g. the photometry of every filter."""
+
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+
+
 @dataclass
 class TaskContext:
     """What a running transient task may use: the open database session, the configured data

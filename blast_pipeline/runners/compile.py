@@ -11,6 +11,7 @@ annotations`` here: Dagster reads the parameter annotations at definition time).
   worker heartbeat's hard limit per task and a run-level ``dagster/max_runtime``.
 """
 
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -20,9 +21,9 @@ from typing import Any
 import dagster as dg
 import numpy as np
 
-from blast_pipeline.db.transients import get_transient
+from blast_pipeline.db.transients import TransientNotFound, get_transient
 from blast_pipeline.resources import BlastResource
-from blast_pipeline.runners.base import MarkdownText, TransientTaskRunner
+from blast_pipeline.runners.base import MarkdownText, MetadataTable, TransientTaskRunner
 from blast_pipeline.runners.batch import (
     BatchSummary,
     pool_slot,
@@ -47,25 +48,120 @@ from blast_pipeline.runners.system_jobs import build_system_job, routing_tags
 BATCH_OP_NAME = "process_transient_batch"
 
 
-def outcome_metadata(outcome: TaskOutcome) -> dict[str, Any]:
-    metadata: dict[str, Any] = {
-        "status": outcome.status or "not run",
-        "task": outcome.task_name,
-        "processing_seconds": round(outcome.seconds, 3),
-        "progress": outcome.progress,
-        "processing_status": outcome.processing_status,
-    }
+#: Run and event tag carrying the task's Blast status ("processed", "no host match", ...).
+STATUS_TAG = "blast/status"
+
+
+def status_tags(status: str) -> dict[str, str]:
+    """The ``blast/status`` tag of an event (tag values allow no spaces: "no_host_match")."""
+    return {STATUS_TAG: re.sub(r"[^A-Za-z0-9_.-]+", "_", status)}
+
+
+def transient_page_url(web_url: str, transient_name: str) -> str:
+    """The transient's page on the project's web service (``BLAST_WEB_URL``)."""
+    return f"{web_url.rstrip('/')}/transients/{transient_name}/"
+
+
+def outcome_reason(outcome: TaskOutcome) -> str | None:
+    """Why the task ended as it did, in words (None for a plain "processed")."""
     if outcome.skipped_reason:
-        metadata["reason"] = outcome.skipped_reason
+        return outcome.skipped_reason
+    reason = outcome.metadata.get("reason")
+    return None if reason is None else str(reason)
+
+
+def outcome_description(outcome: TaskOutcome) -> str:
+    """One line for the event's description: task, status and reason."""
+    status = outcome.status or "not run"
+    reason = outcome_reason(outcome)
+    return f"{outcome.task_name} on {outcome.transient_name}: {status}" + (
+        f" ({reason})" if reason else ""
+    )
+
+
+def outcome_metadata(outcome: TaskOutcome, web_url: str = "") -> dict[str, Any]:
+    """The status and its reason first, then the task's own values (tables, images, numbers)
+    and a link to the transient's page. No progress snapshot: it is stale as soon as the next
+    task runs (the page and ``blast-pipeline status`` show the live value)."""
+    metadata: dict[str, Any] = {"status": outcome.status or "not run"}
+    reason = outcome_reason(outcome)
+    if reason:
+        metadata["reason"] = reason
+    metadata["task"] = outcome.task_name
+    if outcome.status is not None:
+        metadata["processing_seconds"] = round(outcome.seconds, 3)
     for key, value in outcome.metadata.items():
-        metadata[key] = _metadata_value(value)
+        if key != "reason":
+            metadata[key] = _metadata_value(value)
+    if web_url:
+        metadata["transient_page"] = dg.MetadataValue.url(
+            transient_page_url(web_url, outcome.transient_name)
+        )
     return metadata
+
+
+def outcome_events(
+    outcome: TaskOutcome, graph: WorkflowGraph, web_url: str = ""
+) -> list[dg.AssetMaterialization | dg.AssetObservation]:
+    """The events recording one task outcome on its transient's partitions; batch and
+    per-transient runs log the same (the per-transient asset yields a processed task's
+    materialisation as its output instead of logging it).
+
+    - "processed": a materialisation with the task's values;
+    - an error status ("failed", ...): an observation with the error;
+    - another status ("no host match", "no valid phot", ...): a *materialisation* of its
+      partition (the partition page shows status, reason and values; the ``blast/status`` tag
+      carries the status), and an *observation* "not run" on the partition of every downstream
+      task, naming the task and status that stopped it;
+    - not run (prerequisites not met): nothing; the stopping task's events say why.
+    """
+    if outcome.status is None:
+        return []
+    key = dg.AssetKey(graph.runner(outcome.task_name).asset_name)
+    common = {
+        "asset_key": key,
+        "partition": outcome.transient_name,
+        "description": outcome_description(outcome),
+        "tags": status_tags(outcome.status),
+    }
+    if outcome.processed:
+        return [dg.AssetMaterialization(metadata=outcome_metadata(outcome, web_url), **common)]
+    if outcome.failed:
+        return [dg.AssetObservation(metadata=failure_metadata(outcome, web_url), **common)]
+    events: list[dg.AssetMaterialization | dg.AssetObservation] = [
+        dg.AssetMaterialization(metadata=outcome_metadata(outcome, web_url), **common)
+    ]
+    page = {
+        "transient_page": dg.MetadataValue.url(transient_page_url(web_url, outcome.transient_name))
+    }
+    reason = f"stopped by {outcome.task_name}, which ended {outcome.status!r}"
+    for task in graph.downstream_of(outcome.task_name):
+        if task == outcome.task_name:
+            continue
+        events.append(
+            dg.AssetObservation(
+                asset_key=dg.AssetKey(graph.runner(task).asset_name),
+                partition=outcome.transient_name,
+                description=f"{task} on {outcome.transient_name}: not run ({reason})",
+                metadata={
+                    "status": "not run",
+                    "reason": reason,
+                    "stopped_by": outcome.task_name,
+                    "stopped_by_status": outcome.status,
+                    **(page if web_url else {}),
+                },
+                tags=status_tags("not run"),
+            )
+        )
+    return events
 
 
 def _metadata_value(value: Any) -> Any:
     """Plain values Dagster can store (numpy scalars and paths from the science layer)."""
     if isinstance(value, MarkdownText):
         return dg.MetadataValue.md(value)
+    if isinstance(value, MetadataTable):
+        return _table_value(value)
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, Path):
@@ -75,9 +171,32 @@ def _metadata_value(value: Any) -> Any:
     return value
 
 
-def failure_metadata(outcome: TaskOutcome) -> dict[str, Any]:
+def _table_value(table: MetadataTable) -> dg.TableMetadataValue:
+    kinds = {bool: "bool", int: "int", float: "float"}
+
+    def kind(k: int) -> str:
+        seen = {type(row[k]) for row in table.rows if row[k] is not None}
+        return kinds.get(seen.pop(), "string") if len(seen) == 1 else "string"
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, np.generic):
+            value = value.item()
+        return value if value is None or isinstance(value, (bool, int, float)) else str(value)
+
+    return dg.MetadataValue.table(
+        records=[
+            dg.TableRecord({c: plain(v) for c, v in zip(table.columns, row, strict=True)})
+            for row in table.rows
+        ],
+        schema=dg.TableSchema(
+            columns=[dg.TableColumn(c, kind(k)) for k, c in enumerate(table.columns)]
+        ),
+    )
+
+
+def failure_metadata(outcome: TaskOutcome, web_url: str = "") -> dict[str, Any]:
     """An outcome's metadata plus its error (shown on the observation of a failed task)."""
-    return {**outcome_metadata(outcome), "error": outcome.error or ""}
+    return {**outcome_metadata(outcome, web_url), "error": outcome.error or ""}
 
 
 def is_sensor_run(tags: dict[str, str]) -> bool:
@@ -105,6 +224,13 @@ def build_transient_asset(runner: TransientTaskRunner, graph: WorkflowGraph) -> 
         services = blast.services()
         ensure_run_heartbeat(context.instance, services.database, context.run_id)
         name = context.partition_key
+        try:
+            with services.database.session() as session:
+                get_transient(session, name)
+        except TransientNotFound as exc:
+            # A partition added by hand for a transient that is not in the Blast database:
+            # fail now, with the message, and do not retry.
+            raise dg.Failure(description=str(exc), allow_retries=False) from exc
         if not is_sensor_run(context.run.tags):
             # Materialised by hand: re-run this task, and mark what depends on it for re-run.
             with services.database.session() as session:
@@ -119,21 +245,20 @@ def build_transient_asset(runner: TransientTaskRunner, graph: WorkflowGraph) -> 
         # Retries happen inside run_task, the same for this asset and the batch op.
         outcome = run_task(runner, name, services, graph, context.log)
         if outcome.processed:
-            yield dg.MaterializeResult(metadata=outcome_metadata(outcome))
+            yield dg.MaterializeResult(
+                metadata=outcome_metadata(outcome, blast.web_url), tags=status_tags(outcome.status)
+            )
             return
-        # Not materialised: downstream steps of this transient skip. The observation makes the
-        # status visible on the partition in the UI.
-        metadata = failure_metadata(outcome) if outcome.failed else outcome_metadata(outcome)
-        yield dg.AssetObservation(asset_key=context.asset_key, partition=name, metadata=metadata)
+        # Logged, not yielded: the output stays absent, so Dagster skips the downstream steps
+        # of this transient, while the partition page shows the status and its reason.
+        for event in outcome_events(outcome, graph, blast.web_url):
+            context.log_event(event)
         if outcome.failed:
             raise dg.Failure(
                 description=f"{runner.task_name} on {name}: {outcome.status}: {outcome.error}",
                 allow_retries=False,
             )
-        context.log.warning(
-            f"{runner.task_name} on {name}: "
-            f"{outcome.status or outcome.skipped_reason}; downstream tasks will not run"
-        )
+        context.log.warning(outcome_description(outcome) + "; downstream tasks will not run")
 
     return _transient_task
 
@@ -160,18 +285,6 @@ def build_workflow_job(graph: WorkflowGraph, executor: Any = None) -> Any:
     )
 
 
-def outcome_event(
-    key: dg.AssetKey, outcome: TaskOutcome
-) -> dg.AssetMaterialization | dg.AssetObservation:
-    """The event a batch op logs for an outcome: what the per-transient asset yields."""
-    if outcome.processed:
-        return dg.AssetMaterialization(
-            asset_key=key, partition=outcome.transient_name, metadata=outcome_metadata(outcome)
-        )
-    metadata = failure_metadata(outcome) if outcome.failed else outcome_metadata(outcome)
-    return dg.AssetObservation(asset_key=key, partition=outcome.transient_name, metadata=metadata)
-
-
 def _batch_stage_op(
     name: str,
     queue: str | None,
@@ -179,7 +292,6 @@ def _batch_stage_op(
     graph: WorkflowGraph,
     first: bool,
 ) -> dg.OpDefinition:
-    keys = {r.task_name: dg.AssetKey(r.asset_name) for r in runners}
     ins = {} if first else {"previous": dg.In(dict)}
 
     @dg.op(
@@ -192,13 +304,16 @@ def _batch_stage_op(
     )
     def _stage(context: dg.OpExecutionContext, blast: BlastResource, **inputs) -> dict:
         event_log_seconds = 0.0
+        #: transient -> (task, status) of the task that stopped it, for the run page
+        stopped: dict[str, tuple[str, str]] = {}
 
         def report(runner: TransientTaskRunner, outcome: TaskOutcome) -> None:
             nonlocal event_log_seconds
-            if outcome.status is None:
-                return  # not run: skipped, as in a per-transient run
+            if outcome.status is not None and not outcome.processed:
+                stopped.setdefault(outcome.transient_name, (outcome.task_name, outcome.status))
             began = time.perf_counter()
-            context.log_event(outcome_event(keys[runner.task_name], outcome))
+            for event in outcome_events(outcome, graph, blast.web_url):
+                context.log_event(event)
             event_log_seconds += time.perf_counter() - began
 
         storage = context.instance.event_log_storage
@@ -221,6 +336,12 @@ def _batch_stage_op(
                 "tasks_other_status": summary.other_status,
                 "task_errors": summary.errors,
                 "failed_transients": ", ".join(summary.failed_transients) or "none",
+                "stopped_transients": _table_value(
+                    MetadataTable(
+                        ("transient", "stopped by", "status"),
+                        tuple((name, *stop) for name, stop in sorted(stopped.items())),
+                    )
+                ),
                 "task_seconds": round(summary.task_seconds, 3),
                 "event_log_seconds": round(event_log_seconds, 3),
             }

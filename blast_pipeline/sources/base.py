@@ -34,6 +34,10 @@ class CutoutSource(Protocol):
     ``parallel_fetches``, if the source has it, is how many cutouts of one transient are best
     fetched at once: many for network services (each waits on I/O), few for a source that
     computes its images on this machine's cores. The download task uses 8 without it.
+
+    ``register_transient(name, ra_deg, dec_deg) -> str``, if the source has it, is called by
+    the download task before the first cutout: the simulated sky builds a field of its own for
+    a transient it did not draw (real services have no such method).
     """
 
     def fetch_cutout(

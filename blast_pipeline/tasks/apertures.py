@@ -134,11 +134,15 @@ class GlobalApertureConstruction(TransientTaskRunner):
                 context.log.info(f"{filter_name}: no source within 5 arcsec of the host")
                 continue
             self._store(session, transient, cutout, sky)
+            fields = aperture_fields(sky)
             context.add_metadata(
                 filter=filter_name,
                 tried=", ".join(tried),
-                semi_major_axis_arcsec=round(float(sky.a.to_value(u.arcsec)), 3),
-                semi_minor_axis_arcsec=round(float(sky.b.to_value(u.arcsec)), 3),
+                ra_deg=round(fields["ra_deg"], 6),
+                dec_deg=round(fields["dec_deg"], 6),
+                semi_major_axis_arcsec=round(fields["semi_major_axis_arcsec"], 3),
+                semi_minor_axis_arcsec=round(fields["semi_minor_axis_arcsec"], 3),
+                orientation_deg=round(fields["orientation_deg"], 1),
             )
             return PROCESSED
         context.add_metadata(

@@ -54,6 +54,12 @@ class CutoutDownload(TransientTaskRunner):
         source = context.services.cutouts
         if source is None:
             raise RuntimeError("no cutout source is configured (BLAST_SKY)")
+        # A simulated sky builds the field of a transient it did not draw itself (sources/base).
+        register = getattr(source, "register_transient", None)
+        if register is not None:
+            field = register(transient.name, transient.ra_deg, transient.dec_deg)
+            if field != transient.name:
+                context.add_metadata(simulated_field=field)
         session, data_root = context.session, context.services.data_root
         fov = context.services.settings.cutout_fov_arcsec
         filters = session.scalars(select(Filter).order_by(Filter.id)).all()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from blast_pipeline.db.models import Transient
+from blast_pipeline.db.summaries import best_redshift_with_kind, host_offset_arcsec
 from blast_pipeline.runners.base import Retry, TaskContext, TransientTaskRunner
 from blast_pipeline.sources.base import SourceError
 from blast_pipeline.statuses import PROCESSED
@@ -29,6 +30,7 @@ class HostInformation(TransientTaskRunner):
     def _run_process(self, transient: Transient, context: TaskContext) -> str:
         host = transient.host
         if host is None:
+            context.add_metadata(reason="the transient has no host")
             return "no host"
         source = context.services.redshifts
         if host.redshift is None and source is not None:
@@ -43,11 +45,26 @@ class HostInformation(TransientTaskRunner):
             if z is not None:
                 host.redshift = float(z)
                 context.add_metadata(spectroscopic_redshift=round(float(z), 5))
-        context.add_metadata(best_redshift=transient.best_redshift)
+        z, kind = best_redshift_with_kind(transient)
+        context.add_metadata(
+            host=host.name,
+            best_redshift=None if z is None else round(float(z), 4),
+            redshift_type=kind or "none",
+            host_spec_z=None if host.redshift is None else round(float(host.redshift), 4),
+            host_photo_z=(
+                None
+                if host.photometric_redshift is None
+                else round(float(host.photometric_redshift), 4)
+            ),
+            offset_arcsec=round(float(host_offset_arcsec(transient)), 2),
+        )
         if (
             host.redshift is None
             and host.photometric_redshift is None
             and transient.redshift is None
         ):
+            context.add_metadata(
+                reason="neither the host (catalogue, SDSS, NED) nor the transient has a redshift"
+            )
             return "no host redshift"
         return PROCESSED

@@ -10,7 +10,7 @@ from astropy.coordinates import SkyCoord
 from sqlalchemy import delete, select
 
 from blast_pipeline.db.models import Host, HostAssociation, Transient
-from blast_pipeline.runners.base import Retry, TaskContext, TransientTaskRunner
+from blast_pipeline.runners.base import MetadataTable, Retry, TaskContext, TransientTaskRunner
 from blast_pipeline.science.host_dedup import HostRecord, find_existing_host
 from blast_pipeline.science.host_match import HostAssociation as HostAssociationResult
 from blast_pipeline.science.host_match import associate_host
@@ -67,6 +67,54 @@ def _nearby_hosts(session, ra: float, dec: float) -> list[Host]:
     ).all()
 
 
+def _rounded(value, digits: int) -> float | None:
+    value = _finite(value)
+    return None if value is None else round(value, digits)
+
+
+#: Candidates shown in the task's metadata table (most probable first).
+SHOWN_CANDIDATES = 5
+
+
+def candidate_table(result: HostAssociationResult) -> MetadataTable:
+    """The most probable candidates: object id, offset (arcsec and DLR), M_abs, posterior."""
+    rows = sorted(result.candidates, key=lambda r: -float(r["posterior"]))[:SHOWN_CANDIDATES]
+    return MetadataTable(
+        ("object_id", "offset_arcsec", "offset_dlr", "absmag", "posterior"),
+        tuple(
+            (
+                str(r["object_id"]),
+                _rounded(r["separation_arcsec"], 2),
+                _rounded(r["fractional_offset"], 2),
+                _rounded(r["absmag"], 2),
+                _rounded(r["posterior"], 4),
+            )
+            for r in rows
+        ),
+    )
+
+
+def no_match_reason(result: HostAssociationResult) -> str:
+    """Why no galaxy was chosen, in words."""
+    if result.n_candidates == 0:
+        return f"no catalogued galaxy within {SEARCH_RADIUS_ARCSEC:g}\u2033"
+    best = ""
+    if result.runner_up_object_id is not None:
+        best = (
+            f"; the best galaxy, {result.runner_up_object_id}, has P = "
+            f"{float(result.runner_up_probability):.2f}"
+        )
+    if result.hypothesis == "missing":
+        return (
+            f"the host is most likely fainter than the catalogue limit (P = "
+            f"{result.missing_host_probability:.2f}) among {result.n_candidates} candidate(s){best}"
+        )
+    return (
+        f"the hostless hypothesis wins (P = {result.hostless_probability:.2f}) among "
+        f"{result.n_candidates} candidate(s){best}"
+    )
+
+
 class HostMatch(TransientTaskRunner):
     """Associate the transient with its host galaxy (offset in directional light radii,
     absolute magnitude, redshift; hostless and missing-host hypotheses)."""
@@ -110,11 +158,15 @@ class HostMatch(TransientTaskRunner):
             candidates=int(result.n_candidates),
             hypothesis=result.hypothesis,
             probability=round(float(result.probability), 4),
+            hostless_probability=round(float(result.hostless_probability), 4),
+            missing_host_probability=round(float(result.missing_host_probability), 4),
             runner_up=str(result.runner_up_object_id),
+            candidate_table=candidate_table(result),
         )
         if result.best_index is None:
             association.host_id = None
             transient.host = None
+            context.add_metadata(reason=no_match_reason(result))
             return "no host match"
 
         row = table[result.best_index]
@@ -122,7 +174,19 @@ class HostMatch(TransientTaskRunner):
         transient.host = host
         session.flush()
         association.host_id = host.id
-        context.add_metadata(host=host.name, host_object_id=host.object_id)
+        best = result.candidates[result.best_index]
+        z, z_err = _finite(row["redshift"]), _finite(row["redshift_err"])
+        kind = str(row["redshift_type"]).strip() if "redshift_type" in row.colnames else ""
+        context.add_metadata(
+            host=host.name,
+            host_object_id=host.object_id,
+            offset_arcsec=round(float(best["separation_arcsec"]), 2),
+            offset_dlr=_rounded(best["fractional_offset"], 2),
+            absolute_magnitude=_rounded(best["absmag"], 2),
+            host_redshift=_rounded(z, 4),
+            host_redshift_err=_rounded(z_err, 4),
+            host_redshift_type=f"{kind}-z" if kind and z is not None else "none",
+        )
         return PROCESSED
 
     @staticmethod

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import astropy.units as u
 from astropy.coordinates import SkyCoord
 from photutils.aperture import SkyAperture, SkyCircularAperture
@@ -9,8 +11,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from blast_pipeline.db.models import Aperture, AperturePhotometry, Cutout, Transient
+from blast_pipeline.db.summaries import PhotometryRow, photometry
 from blast_pipeline.db.upsert import upsert
-from blast_pipeline.runners.base import TaskContext, TransientTaskRunner
+from blast_pipeline.runners.base import MetadataTable, TaskContext, TransientTaskRunner
 from blast_pipeline.science.apertures import psf_matched_aperture
 from blast_pipeline.science.background import BackgroundEstimationError
 from blast_pipeline.science.cosmology import local_aperture_radius_arcsec
@@ -28,6 +31,29 @@ from blast_pipeline.tasks.apertures import (
 )
 from blast_pipeline.tasks.cutouts_io import cutouts_with_files
 from blast_pipeline.tasks.image_cache import analysed_image
+
+
+def _rounded(value: float | None, digits: int) -> float | None:
+    return None if value is None or not math.isfinite(value) else round(float(value), digits)
+
+
+def photometry_table(rows: list[PhotometryRow]) -> MetadataTable:
+    """The photometry as a table for the Dagster UI: filter, flux and error (uJy), AB magnitude
+    and error, validation flag."""
+    return MetadataTable(
+        ("filter", "flux_uJy", "flux_err_uJy", "AB_mag", "AB_mag_err", "validated"),
+        tuple(
+            (
+                r.filter,
+                _rounded(r.flux_ujy, 3),
+                _rounded(r.flux_error_ujy, 3),
+                _rounded(r.magnitude, 3),
+                _rounded(r.magnitude_error, 3),
+                r.validated or "not yet",
+            )
+            for r in rows
+        ),
+    )
 
 
 class MissingGlobalAperture(RuntimeError):
@@ -180,8 +206,12 @@ class GlobalAperturePhotometry(TransientTaskRunner):
             )
         ).all()
         delete_apertures(session, list(stale))
+        session.flush()
         context.add_metadata(
-            measured=measured, without_measurement=skipped, skipped_filters=unusable
+            measured=measured,
+            without_measurement=skipped,
+            skipped_filters=unusable,
+            photometry=photometry_table(photometry(session, transient.id, "global")),
         )
         if measured == 0:  # no data is not success
             context.add_metadata(reason="no filter could be measured")
@@ -236,12 +266,14 @@ class LocalAperturePhotometry(TransientTaskRunner):
             filter_ids.add(cutout.filter_id)
             measured += result is not None
         delete_photometry(session, aperture.id, filter_ids)
+        session.flush()
         context.add_metadata(
             radius_arcsec=round(float(radius), 4),
-            best_redshift=float(z),
+            best_redshift=round(float(z), 4),
             rows=len(filter_ids),
             measured=measured,
             skipped_filters=unusable,
+            photometry=photometry_table(photometry(session, transient.id, "local")),
         )
         if measured == 0:  # rows without a flux are no photometry
             context.add_metadata(reason="no filter could be measured")

@@ -87,7 +87,7 @@ class GenerateThumbnail(TransientTaskRunner):
         return render_transient_thumbnail(transient, context, "cutout")
 
 
-def _final_apertures(session, transient: Transient):
+def final_apertures(session, transient: Transient):
     """The global aperture of the shown cutout (else the primary) in green, the local in blue."""
 
     def pick(cutout: Cutout) -> list[tuple[SkyAperture, str, str]]:
@@ -120,5 +120,5 @@ class GenerateThumbnailFinal(TransientTaskRunner):
         thumbnail_path(data_root, transient.name, "final").unlink(missing_ok=True)
 
     def _run_process(self, transient: Transient, context: TaskContext) -> str:
-        apertures = _final_apertures(context.session, transient)
+        apertures = final_apertures(context.session, transient)
         return render_transient_thumbnail(transient, context, "final", apertures, cropped=True)

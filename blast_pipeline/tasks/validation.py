@@ -6,7 +6,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from blast_pipeline.db.models import Aperture, AperturePhotometry, Cutout, Transient
+from blast_pipeline.db.summaries import photometry
 from blast_pipeline.runners.base import TaskContext, TransientTaskRunner
+from blast_pipeline.science.cosmology import local_aperture_radius_arcsec
 from blast_pipeline.science.validation import (
     global_validation_flags,
     is_contaminated,
@@ -15,6 +17,7 @@ from blast_pipeline.science.validation import (
 from blast_pipeline.statuses import PROCESSED
 from blast_pipeline.tasks.apertures import primary_global_aperture, sky_aperture_of
 from blast_pipeline.tasks.image_cache import analysed_image
+from blast_pipeline.tasks.photometry import photometry_table
 
 PHOT_VALID_FAILED = "phot valid failed"
 NO_VALID_PHOT = "no valid phot"
@@ -70,8 +73,14 @@ class ValidateGlobalPhotometry(TransientTaskRunner):
         flags = global_validation_flags(contaminated)
         for row, flag in zip(rows, flags, strict=True):
             row.is_validated = flag
+        session.flush()
         context.add_metadata(
-            **{f"{row.filter.name}": flag for row, flag in zip(rows, flags, strict=True)}
+            valid_filters=sum(flag == "true" for flag in flags),
+            contaminated_filters=", ".join(
+                row.filter.name for row, bad in zip(rows, contaminated, strict=True) if bad
+            )
+            or "none",
+            photometry=photometry_table(photometry(session, transient.id, "global")),
         )
         return PROCESSED
 
@@ -122,5 +131,18 @@ class ValidateLocalPhotometry(TransientTaskRunner):
             else:
                 row.is_validated = local_validation_flag(z, row.filter.image_fwhm_arcsec)
             n_valid += row.is_validated == "true"
-        context.add_metadata(valid_filters=n_valid, rows=len(rows))
+        context.session.flush()
+        radius = local_aperture_radius_arcsec(z)
+        sharpest = min(rows, key=lambda r: r.filter.image_fwhm_arcsec).filter
+        context.add_metadata(
+            valid_filters=n_valid,
+            rows=len(rows),
+            local_radius_arcsec=round(float(radius), 3),
+            photometry=photometry_table(photometry(context.session, transient.id, "local")),
+        )
+        if n_valid == 0:
+            context.add_metadata(
+                reason=f"2 kpc = {radius:.2f}\u2033 at z = {z:.4f} is below the PSF FWHM in every "
+                f"filter (sharpest: {sharpest.name}, {sharpest.image_fwhm_arcsec:.2f}\u2033)"
+            )
         return PROCESSED if n_valid >= 1 else NO_VALID_PHOT

@@ -86,12 +86,23 @@ def test_other_status_is_recorded_observed_and_stops_downstream(blast, instance)
     assert statuses["Validate local photometry"] == "not processed"
     assert statuses["Generate thumbnail"] == "processed"
     assert (progress, state) == (100, "blocked")
-    assert "2024nohost" not in _materialized(instance, "host_match")
+    # the task ran: its partition is materialised with the status, its reason and a tag
+    assert _materialized(instance, "host_match") == {"2024nohost"}
+    event = instance.get_latest_materialization_event(dg.AssetKey("host_match"))
+    materialised = event.asset_materialization
+    assert materialised.metadata["status"].value == "no host match"
+    assert materialised.tags["blast/status"] == "no_host_match"
+    assert "Host match on 2024nohost: no host match" in materialised.description
+    assert "progress" not in materialised.metadata  # no stale progress snapshot
+    assert materialised.metadata["transient_page"].value.endswith("/transients/2024nohost/")
+    # downstream: not materialised, and an observation names what stopped it
     assert "2024nohost" not in _materialized(instance, "validate_local_photometry")
-    records = instance.fetch_observations(dg.AssetKey("host_match"), limit=10).records
-    observed = [r.asset_observation for r in records]
-    assert observed and observed[0].partition == "2024nohost"
-    assert observed[0].metadata["status"].value == "no host match"
+    records = instance.fetch_observations(dg.AssetKey("validate_local_photometry"), limit=10)
+    (observed,) = [r.asset_observation for r in records.records]
+    assert observed.partition == "2024nohost"
+    assert observed.metadata["status"].value == "not run"
+    assert observed.metadata["stopped_by"].value == "Host match"
+    assert "no host match" in observed.metadata["reason"].value
 
 
 def test_exception_records_failed_status_and_fails_the_run_after_retries(blast, instance):
@@ -229,13 +240,24 @@ def test_batch_mode_gives_each_transient_its_own_statuses(batch_blast, instance)
     assert boom["Validate local photometry"] == "not processed"
     nohost, _, _ = _statuses(batch_blast, "2024nohost")
     assert nohost["Host match"] == "no host match"
-    assert _materialized(instance, "host_match") == {"2024good"}
+    assert _materialized(instance, "host_match") == {"2024good", "2024nohost"}
     assert _materialized(instance, "cutout_download") == {"2024good", "2024boom", "2024nohost"}
     observed = {
         r.asset_observation.partition: r.asset_observation.metadata["status"].value
         for r in instance.fetch_observations(dg.AssetKey("host_match"), limit=10).records
     }
-    assert observed == {"2024boom": "failed", "2024nohost": "no host match"}
+    assert observed == {"2024boom": "failed"}
+    downstream = {
+        r.asset_observation.partition: r.asset_observation.metadata["stopped_by"].value
+        for r in instance.fetch_observations(
+            dg.AssetKey("validate_local_photometry"), limit=10
+        ).records
+    }
+    assert downstream == {"2024nohost": "Host match"}
+    stopped = summary["stopped_transients"].records  # the run page names who stopped
+    assert [(r.data["transient"], r.data["stopped by"], r.data["status"]) for r in stopped] == [
+        ("2024boom", "Host match", "failed")
+    ]
 
 
 def test_batch_mode_retries_in_process(batch_blast, instance):
@@ -254,3 +276,32 @@ def test_a_single_waiting_transient_gets_its_own_run_even_in_batch_mode(batch_bl
     result = sensor(dg.build_sensor_context(instance=instance, resources={"blast": batch_blast}))
     (request,) = result.run_requests
     assert request.job_name == "transient_workflow" and request.partition_key == "2024solo"
+
+
+def test_a_partition_without_a_transient_fails_at_once_without_retries(blast, instance):
+    defs = build_definitions(toy_registry(), blast)
+    instance.add_dynamic_partitions("transients", ["2024ghost"])  # "Add a partition" in the UI
+    result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=instance, partition_key="2024ghost", raise_on_error=False
+    )
+    assert not result.success
+    failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert failures and "no transient named '2024ghost'" in str(failures[0].event_specific_data)
+    assert not [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+
+
+def test_ui_materialisation_has_the_per_transient_semantics(blast, instance):
+    """The asset page's Materialize runs Dagster's implicit asset job: the same steps, so the
+    same statuses and events as the sensor's per-transient job."""
+    _add(blast, "2024nohost", "2024good")
+    defs = build_definitions(toy_registry(), blast)
+    instance.add_dynamic_partitions("transients", ["2024nohost", "2024good"])
+    for name in ("2024nohost", "2024good"):
+        result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+            instance=instance, partition_key=name, raise_on_error=False
+        )
+        assert result.success
+    assert _statuses(blast, "2024nohost")[0]["Host match"] == "no host match"
+    assert _statuses(blast, "2024good")[2] == "completed"
+    assert _materialized(instance, "host_match") == {"2024nohost", "2024good"}
+    assert _materialized(instance, "validate_local_photometry") == {"2024good"}

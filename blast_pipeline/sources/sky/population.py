@@ -28,6 +28,7 @@ drawn here too, so that it is fixed per galaxy.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 
@@ -164,8 +165,10 @@ def transient_name(seed: int, index: int) -> str:
     return f"sim{seed}x{index:05d}"
 
 
-def _rng(seed: int, index: int, stream: int) -> np.random.Generator:
-    return np.random.default_rng(np.random.SeedSequence([seed, index, stream]))
+def _rng(key: tuple[int, ...], stream: int) -> np.random.Generator:
+    """The random stream of a field: ``key`` is ``(seed, index)`` for the sky's own transients,
+    ``position_key`` for a position the sky was asked about."""
+    return np.random.default_rng(np.random.SeedSequence([*key, stream]))
 
 
 def _draw_transient_redshift(rng: np.random.Generator) -> float:
@@ -367,7 +370,7 @@ def host_object_id(seed: int, index: int) -> str:
 
 def build_transient(seed: int, index: int, ra_deg: float, dec_deg: float) -> SimulatedTransient:
     """The transient alone, without simulating its field (same values as ``build_field``)."""
-    hostless, _, reported_z = _draw_transient_basics(_rng(seed, index, _STREAM_HOST))
+    hostless, _, reported_z = _draw_transient_basics(_rng((seed, index), _STREAM_HOST))
     return SimulatedTransient(
         name=transient_name(seed, index),
         ra_deg=float(ra_deg),
@@ -379,17 +382,67 @@ def build_transient(seed: int, index: int, ra_deg: float, dec_deg: float) -> Sim
 
 def build_field(seed: int, index: int, ra_deg: float, dec_deg: float, fov_arcsec: float) -> Field:
     """Simulate the transient ``index`` of ``seed`` at its field centre (deterministic)."""
-    name = transient_name(seed, index)
-    host_rng = _rng(seed, index, _STREAM_HOST)
+    return _build_field(
+        (seed, index), index, transient_name(seed, index), ra_deg, dec_deg, fov_arcsec
+    )
+
+
+#: Marks the random streams of position-seeded fields (distinct from any (seed, index) key).
+_POSITION_STREAM_KEY = 9_000_001
+#: Positions are quantised to this many micro-degrees (3.6 mas) before seeding.
+_POSITION_QUANTUM = 1e-6
+
+
+def position_key(seed: int, ra_deg: float, dec_deg: float) -> tuple[int, ...]:
+    """The random-stream key of the field at a position: a function of the seed and the position
+    (quantised to 1e-6 deg) only."""
+    return (
+        int(seed),
+        _POSITION_STREAM_KEY,
+        int(round((float(ra_deg) % 360.0) / _POSITION_QUANTUM)),
+        int(round((float(dec_deg) + 90.0) / _POSITION_QUANTUM)),
+    )
+
+
+def position_name(ra_deg: float, dec_deg: float) -> str:
+    """``J`` + RA hhmmss.ss + Dec +ddmmss.s: the label of a position-seeded field."""
+    ra_s = round((float(ra_deg) % 360.0) / 15.0 * 3600.0, 2) % 86400.0
+    dec_s = round(abs(float(dec_deg)) * 3600.0, 1)
+    h, rem = divmod(ra_s, 3600.0)
+    m, sec = divmod(rem, 60.0)
+    d, drem = divmod(dec_s, 3600.0)
+    dm, ds = divmod(drem, 60.0)
+    sign = "-" if dec_deg < 0 else "+"
+    return f"J{int(h):02d}{int(m):02d}{sec:05.2f}{sign}{int(d):02d}{int(dm):02d}{ds:04.1f}"
+
+
+def build_field_at(seed: int, ra_deg: float, dec_deg: float, fov_arcsec: float) -> Field:
+    """A field of its own around a transient at any position (host with the usual
+    probabilities, neighbours, field galaxies, stars), deterministic in the seed and the
+    position. Its index is derived from the position key (above the sky's own indices)."""
+    key = position_key(seed, ra_deg, dec_deg)
+    digest = hashlib.sha1(repr(key).encode()).hexdigest()[:12]
+    index = POSITION_INDEX_BASE + int(digest, 16)
+    return _build_field(key, index, position_name(ra_deg, dec_deg), ra_deg, dec_deg, fov_arcsec)
+
+
+#: Indices of position-seeded fields start here (the sky's own are 0, 1, 2, ...).
+POSITION_INDEX_BASE = 2**50
+
+
+def _build_field(
+    key: tuple[int, ...], index: int, name: str, ra_deg: float, dec_deg: float, fov_arcsec: float
+) -> Field:
+    host_rng = _rng(key, _STREAM_HOST)
     hostless, z_true, reported_z = _draw_transient_basics(host_rng)
     host, host_dlr = (None, None) if hostless else _draw_host(host_rng, z_true)
-    neighbours = _draw_neighbours(_rng(seed, index, _STREAM_NEIGHBOURS), z_true, host, host_dlr)
+    neighbours = _draw_neighbours(_rng(key, _STREAM_NEIGHBOURS), z_true, host, host_dlr)
     half_width = fov_arcsec / 2 + FIELD_MARGIN_ARCSEC
-    field = _draw_field_galaxies(_rng(seed, index, _STREAM_FIELD), half_width, host)
+    field = _draw_field_galaxies(_rng(key, _STREAM_FIELD), half_width, host)
     drafts = ([host] if host is not None else []) + neighbours + field
-    galaxies = _finalise_galaxies(seed, index, name, ra_deg, dec_deg, drafts)
+    galaxies = _finalise_galaxies(key, name, ra_deg, dec_deg, drafts)
     abs_b = abs(float(galactic_from_icrs(ra_deg, dec_deg)[1]))
-    star_list = _draw_stars(_rng(seed, index, _STREAM_STARS), half_width, abs_b, host)
+    star_list = _draw_stars(_rng(key, _STREAM_STARS), half_width, abs_b, host)
     stars = _finalise_stars(name, ra_deg, dec_deg, star_list)
     host_galaxy = galaxies[0] if host is not None else None
     transient = SimulatedTransient(
@@ -412,7 +465,7 @@ def build_field(seed: int, index: int, ra_deg: float, dec_deg: float, fov_arcsec
 
 
 def _finalise_galaxies(
-    seed: int, index: int, name: str, ra0: float, dec0: float, drafts: list[_Draft]
+    key: tuple[int, ...], name: str, ra0: float, dec0: float, drafts: list[_Draft]
 ) -> list[Galaxy]:
     if not drafts:
         return []
@@ -430,7 +483,7 @@ def _finalise_galaxies(
     flux = flux_no_mw * 10 ** (-0.4 * MW_R_BAND[None, :] * SFD_RECALIBRATION * ebv[:, None])
     r_mag = microjansky_to_ab_mag(flux[:, FILTER_INDEX[CATALOG_BAND_FILTER]])
     count = len(drafts)
-    rng = _rng(seed, index, _STREAM_CATALOG)
+    rng = _rng(key, _STREAM_CATALOG)
     noise = rng.standard_normal((6, count))
     uniform = rng.random((3, count))
     snr = 5.0 * 10 ** (-0.4 * (r_mag - CATALOG_DEPTH_5SIGMA))

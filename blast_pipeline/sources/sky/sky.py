@@ -35,6 +35,7 @@ from blast_pipeline.sources.sky.population import (
     SimulatedTransient,
     Star,
     build_field,
+    build_field_at,
     build_transient,
     transient_name,
 )
@@ -55,6 +56,8 @@ FORMAT_VERSION = 1
 #: Extra reach (deg) when looking for fields that may touch a query: big nearby galaxies.
 FIELD_REACH_MARGIN_DEG = 0.25
 _NAME_PREFIX = "sim"
+#: A transient registered within this distance (arcsec) of a field's transient is that field's.
+SAME_POSITION_ARCSEC = 1.0
 
 
 class UnknownTransientError(KeyError):
@@ -91,6 +94,9 @@ class SimulatedSky:
         self._lock = threading.RLock()
         self._fields: OrderedDict[int, Field] = OrderedDict()
         self._centres = (np.zeros(0), np.zeros(0))
+        self._positions: dict[str, tuple[float, float]] = {}
+        self._positions_stamp: int | None = None
+        self._position_fields: OrderedDict[str, Field] = OrderedDict()
         self._renderer = SceneRenderer()
         self.root.mkdir(parents=True, exist_ok=True)
         manifest = self._read_manifest()
@@ -120,6 +126,11 @@ class SimulatedSky:
     @property
     def catalogue_dir(self) -> Path:
         return self.root / "catalogue"
+
+    @property
+    def positions_dir(self) -> Path:
+        """``<J-name>.json`` for every position-seeded field (see ``register_transient``)."""
+        return self.root / "positions"
 
     @property
     def dust_map_dir(self) -> Path:
@@ -245,16 +256,104 @@ class SimulatedSky:
                 self._fields.popitem(last=False)
         return field
 
+    # ------------------------------------------------------------ transients added by hand
+    def register_transient(self, name: str, ra_deg: float, dec_deg: float) -> str:
+        """Make the sky answer for a transient added at any position (by hand, a CSV, TNS).
+
+        A transient within 1" of one of the sky's own transients is that one. Anywhere else it
+        gets a field of its own, drawn like the sky's own (host with the usual probabilities,
+        neighbours, field galaxies, stars), deterministic in the seed and the position, with
+        its truth in ``truth/<name>.json`` and catalogue in ``catalogue/<name>.ecsv``. Returns
+        the field's label (the sky's own name, or the J-name of the position).
+        """
+        _check_position(ra_deg, dec_deg)
+        own = self._own_field_at(ra_deg, dec_deg)
+        if own is not None:
+            return own
+        field = build_field_at(self.seed, ra_deg, dec_deg, self.fov_arcsec)
+        label = field.transient.name
+        with self._lock:
+            self.write_dust_map()
+            for folder in (self.positions_dir, self.truth_dir, self.catalogue_dir):
+                folder.mkdir(exist_ok=True)
+            record = {"ra_deg": float(ra_deg), "dec_deg": float(dec_deg)}
+            _write_atomically(self.positions_dir / f"{label}.json", json.dumps(record) + "\n")
+            truth = field_truth(field, self.seed)
+            truth.update(name=name, field=label, simulated_for_position=True)
+            _write_atomically(
+                self.truth_dir / f"{name}.json", json.dumps(truth, indent=1, sort_keys=True) + "\n"
+            )
+            table = catalog_table(field.galaxies, self.seed)
+            path = self.catalogue_dir / f"{name}.ecsv"
+            temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            table.write(temporary, format="ascii.ecsv", overwrite=True)
+            os.replace(temporary, path)
+            self._positions[label] = (float(ra_deg), float(dec_deg))
+            self._position_fields[label] = field
+        return label
+
+    def _own_field_at(self, ra_deg: float, dec_deg: float) -> str | None:
+        count = self.count()
+        if count:
+            ra, dec = self._centres_for(count)
+            separation = 3600.0 * angular_separation_deg(ra_deg, dec_deg, ra, dec)
+            nearest = int(np.argmin(separation))
+            if separation[nearest] <= SAME_POSITION_ARCSEC:
+                return transient_name(self.seed, nearest)
+        return None
+
+    def _registered_positions(self) -> dict[str, tuple[float, float]]:
+        """J-name -> position of every position-seeded field (re-read when the folder changes:
+        other processes register transients too)."""
+        try:
+            stamp = self.positions_dir.stat().st_mtime_ns
+        except FileNotFoundError:
+            return {}
+        with self._lock:
+            if stamp != self._positions_stamp:
+                for path in self.positions_dir.glob("*.json"):
+                    if path.stem not in self._positions:
+                        record = json.loads(path.read_text(encoding="utf-8"))
+                        self._positions[path.stem] = (record["ra_deg"], record["dec_deg"])
+                self._positions_stamp = stamp
+            return dict(self._positions)
+
+    def _position_field(self, label: str, ra_deg: float, dec_deg: float) -> Field:
+        with self._lock:
+            if label in self._position_fields:
+                self._position_fields.move_to_end(label)
+                return self._position_fields[label]
+        field = build_field_at(self.seed, ra_deg, dec_deg, self.fov_arcsec)
+        with self._lock:
+            self._position_fields[label] = field
+            while len(self._position_fields) > MAX_CACHED_FIELDS:
+                self._position_fields.popitem(last=False)
+        return field
+
     # ------------------------------------------------------------------------- the scene
     def _fields_near(self, ra_deg: float, dec_deg: float, radius_deg: float) -> list[Field]:
+        reach = (
+            radius_deg
+            + np.sqrt(2.0) * (self.fov_arcsec / 2 + 30.0) / 3600.0
+            + FIELD_REACH_MARGIN_DEG
+        )
+        fields: list[Field] = []
         count = self.count()
-        if count == 0:
-            return []
-        ra, dec = self._centres_for(count)
-        field_reach = np.sqrt(2.0) * (self.fov_arcsec / 2 + 30.0) / 3600.0
-        separation = angular_separation_deg(ra_deg, dec_deg, ra, dec)
-        near = np.flatnonzero(separation <= radius_deg + field_reach + FIELD_REACH_MARGIN_DEG)
-        return [self._field(int(i)) for i in near]
+        if count:
+            ra, dec = self._centres_for(count)
+            separation = angular_separation_deg(ra_deg, dec_deg, ra, dec)
+            fields = [self._field(int(i)) for i in np.flatnonzero(separation <= reach)]
+        positions = self._registered_positions()
+        if positions:
+            labels = sorted(positions)
+            ra = np.array([positions[k][0] for k in labels])
+            dec = np.array([positions[k][1] for k in labels])
+            separation = angular_separation_deg(ra_deg, dec_deg, ra, dec)
+            fields += [
+                self._position_field(labels[i], ra[i], dec[i])
+                for i in np.flatnonzero(separation <= reach)
+            ]
+        return fields
 
     def _scene(self, grid: CutoutGrid) -> tuple[tuple[int, ...], list[Galaxy], list[Star]]:
         half_diagonal = np.sqrt(2.0) * grid.n_pixels * grid.scale_arcsec / 2 / 3600.0

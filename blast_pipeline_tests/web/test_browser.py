@@ -221,6 +221,6 @@ def test_dagster_ui_and_transient_page_in_chromium(stack):
         corner = pixels[40:110, 190:260]  # sky, clear of title, legend and host
         assert np.median(centre) > np.median(corner) + 10.0  # the galaxy stands above the sky
         page.goto(f"{stack['web']}/transients/{nohost}/")
-        assert "no host match" in page.inner_text("#tasks")
+        assert "no host match" in page.inner_text("#task-table")
         _shot(page, "7_no_host_transient_page")
         browser.close()

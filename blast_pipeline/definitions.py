@@ -39,13 +39,14 @@ def build_definitions(
     runners: Sequence[object],
     blast: BlastResource | None = None,
     executor: dg.ExecutorDefinition | None = None,
+    extra_assets: Sequence[dg.AssetsDefinition] = (),
 ) -> dg.Definitions:
     """Definitions for a list of task runners (the registry, or a test's own list)."""
     executor = executor or executor_from_env()
     graph, assets, jobs, schedules = compile_runners(runners, executor)
     sensors = [build_new_transients_sensor(graph, jobs[:2])] if assets else []
     return dg.Definitions(
-        assets=[*assets, *SED_MODEL_ASSETS],
+        assets=[*assets, *extra_assets],
         jobs=jobs,
         schedules=schedules,
         sensors=sensors,
@@ -55,4 +56,4 @@ def build_definitions(
     )
 
 
-defs = build_definitions(TASK_RUNNERS)
+defs = build_definitions(TASK_RUNNERS, extra_assets=SED_MODEL_ASSETS)

@@ -21,12 +21,13 @@ from blast_pipeline.db.task_register import (
     statuses_with_defaults,
     task_statuses,
 )
-from blast_pipeline.db.transients import get_transient, validate_coordinates
+from blast_pipeline.db.transients import get_transient
 from blast_pipeline.db.workflow_requests import request_workflow
 from blast_pipeline.runners.execution import refresh_progress
 from blast_pipeline.runners.graph import WorkflowGraph
 from blast_pipeline.services import PipelineServices
 from blast_pipeline.statuses import PROCESSED, PROCESSING
+from blast_pipeline.transient_input import validate_coordinates
 
 GLOBAL_SED = "Global host SED inference"
 LOCAL_SED = "Local host SED inference"

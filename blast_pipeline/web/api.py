@@ -140,8 +140,8 @@ def _new_transient(name: str, ra: Any, dec: Any, redshift: Any = None) -> NewTra
 async def _insert(services: PipelineServices, new: NewTransient) -> Response:
     try:
         reply = await run_in_threadpool(_post, services, new)
-    except DuplicateTransient as exc:
-        raise HTTPException(409, str(exc)) from None
+    except DuplicateTransient as exc:  # Blast's wording first, then the rule that refused it
+        raise HTTPException(409, f"{new.name} already in database: {exc}") from None
     return json_response(reply, status_code=201)
 
 

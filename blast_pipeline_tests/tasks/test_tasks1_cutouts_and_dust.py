@@ -259,6 +259,7 @@ def test_a_bad_stored_cutout_is_fetched_again(tmp_path, database_url, damage, ca
         data = fits.getdata(path)
         fits.PrimaryHDU(data).writeto(path, overwrite=True)
     n = len(source.calls)
+    _reset(services, "2024bad")
     outcome = execute_transient_task(CutoutDownload(), "2024bad", services, graph())
     assert source.calls[n:] == ["WISE_W1"]
     assert outcome.metadata["downloaded"] == 1

@@ -101,7 +101,7 @@ def test_a_batch_run_gives_what_per_transient_runs_give(tmp_path, database_url):
         for task in GRAPH.task_names:
             if task not in SED_TASKS:
                 set_status(session, transient, task, "processed")
-    summary = process_transient_batch([NAME], batch.services, GRAPH)
+    summary = process_transient_batch([NAME], GRAPH.runners, batch.services, GRAPH)
     assert (summary.processed, summary.errors) == (4, 0)
 
     def stored(world):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from sqlalchemy import delete
 
 from blast_pipeline.db import BlastDatabase
 from blast_pipeline.db.models import SEDFittingResult, StarFormationHistoryResult
@@ -64,6 +65,15 @@ def add_sed_result(services: PipelineServices, name: str) -> None:
     with services.database.session() as session:
         transient = get_transient(session, name)
         aperture = primary_global_aperture(session, transient.id)
+        # replace what the SED task stored, with known values
+        session.execute(
+            delete(StarFormationHistoryResult).where(
+                StarFormationHistoryResult.transient_id == transient.id
+            )
+        )
+        session.execute(
+            delete(SEDFittingResult).where(SEDFittingResult.transient_id == transient.id)
+        )
         values = {c: 0.5 + i / 10 for i, c in enumerate(SED_VALUE_COLUMNS)}
         result = SEDFittingResult(
             transient_id=transient.id,

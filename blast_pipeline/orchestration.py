@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
+from blast_pipeline.resources import blast_resource_from_env
 from blast_pipeline.runners.heartbeat import heartbeat_interval, heartbeat_timeout
 from blast_pipeline.runners.jobs import BATCH_TRANSIENTS_TAG, WORKFLOW_JOB_NAME
 from blast_pipeline.system.recovery import silent_runs
@@ -130,6 +131,9 @@ def process_pending(
     summary = ProcessSummary()
     sensor = defs.resolve_sensor_def("new_transients_sensor")
     blast = defs.resources["blast"]
+    # The registry's resource may hold EnvVars (resolved by Dagster inside runs); this process
+    # reads the database itself through the same configuration, resolved now.
+    services = (blast_resource_from_env(resolve=True) if registry else blast).services()
     summary.recovered = recover(defs, instance)
     last_sweep, waited = time.monotonic(), 0.0
     for _ in range(max_ticks):
@@ -143,7 +147,7 @@ def process_pending(
             # Nothing waits; a run that stopped beating (its process was killed) is failed as
             # soon as its heartbeat times out, and its transients are processed here.
             if waited < heartbeat_timeout() + 2 * heartbeat_interval() and silent_runs(
-                instance, blast.services().database
+                instance, services.database
             ):
                 time.sleep(heartbeat_interval())
                 waited += heartbeat_interval()

@@ -124,8 +124,11 @@ def parse_new_transient(
     (``InvalidTransientName`` for the name) naming the field."""
     validate_transient_name(name)
     what = f"transient {name!r}"
-    ra_deg = parse_number(ra, f"{what}: ra")
-    dec_deg = parse_number(dec, f"{what}: dec")
+    try:
+        ra_deg = parse_number(ra, f"{what}: ra")
+        dec_deg = parse_number(dec, f"{what}: dec")
+    except TransientInputError as exc:
+        raise InvalidCoordinates(str(exc)) from None
     z = None
     if redshift is not None and not (isinstance(redshift, str) and not redshift.strip()):
         z = parse_number(redshift, f"{what}: redshift")

@@ -27,7 +27,7 @@ from blast_pipeline.db.transients import (
 )
 from blast_pipeline.names import InvalidTransientName, validate_transient_name
 from blast_pipeline.services import PipelineServices
-from blast_pipeline.transient_input import parse_new_transient
+from blast_pipeline.transient_input import InvalidCoordinates, parse_new_transient
 from blast_pipeline.web.auth import CanWrite
 from blast_pipeline.web.deps import Services
 from blast_pipeline.web.schemas import (
@@ -133,6 +133,8 @@ def _new_transient(name: str, ra: Any, dec: Any, redshift: Any = None) -> NewTra
     """The same rules and messages as ``blast-pipeline add`` (``transient_input.py``)."""
     try:
         return parse_new_transient(name, ra, dec, redshift, ingest_source="api", tns_id=1)
+    except InvalidCoordinates as exc:  # Blast's wording first
+        raise HTTPException(400, f"bad ra and dec: {exc}") from None
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from None
 

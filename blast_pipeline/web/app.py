@@ -34,5 +34,5 @@ def create_app(
     app.include_router(api.router)
     app.include_router(lists.router)
     app.include_router(health.router)
-    app.include_router(pages.router)
+    app.include_router(pages.router, include_in_schema=False)  # HTML pages: not the API
     return app

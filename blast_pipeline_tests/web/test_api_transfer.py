@@ -176,7 +176,12 @@ def test_update_form_resets_exactly_blasts_tasks(processed, empty_target, tmp_pa
     assert main(["update", name, "--redshift", "0.0432", "--comment", "spectrum"]) == 0
     after = _statuses(services, name)
     reset = {t for t, s in after.items() if s == "not processed"}
-    assert reset == {"Local aperture photometry", "Validate local photometry"}  # + SED tasks
+    assert reset == {
+        "Local aperture photometry",
+        "Validate local photometry",
+        "Global host SED inference",
+        "Local host SED inference",
+    }
     with services.database.session() as session:
         t = get_transient(session, name)
         assert t.redshift == 0.0432 and t.update_fields == "redshift"
@@ -199,6 +204,7 @@ def test_update_form_resets_exactly_blasts_tasks(processed, empty_target, tmp_pa
     assert reply.json()["reset_tasks"] == [
         "Global aperture photometry",
         "Validate global photometry",
+        "Global host SED inference",
     ]
     payload = client.get(f"/api/transient/get/{name}").json()
     assert payload["global_aperture_semi_major_axis_arcsec"] == 9.0

@@ -180,13 +180,16 @@ def test_dagster_ui_and_transient_page_in_chromium(stack):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(45_000)
 
-        # the asset graph lists the transient assets
+        # the asset graph of the group (17 assets: zoomed out, its labels are truncated) and the
+        # asset catalogue, which lists the transient assets by their full names
         page.goto(f"{dagster}/asset-groups/transient_workflow")
         _dismiss_community_dialog(page)
         page.wait_for_timeout(1000)
-        page.get_by_text("validate_local_photometry").first.wait_for()
-        page.get_by_text("global_aperture_photometry").first.wait_for()
         _shot(page, "1_asset_graph")
+        page.goto(f"{dagster}/assets")
+        page.get_by_text("validate_local_photometry").first.wait_for()
+        page.get_by_text("global_host_sed_inference").first.wait_for()
+        _shot(page, "1_asset_catalogue")
 
         # a processed transient's partition shows its metadata table (the photometry)
         page.goto(f"{dagster}/assets/global_aperture_photometry?view=partitions&partition={good}")

@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
+from blast_pipeline.science.image_checks import first_image_hdu
+
 
 def compressed(hdu: fits.PrimaryHDU | fits.ImageHDU | fits.CompImageHDU) -> fits.HDUList:
     """A file's HDU list holding ``hdu``'s image tile-compressed (header kept)."""
@@ -52,7 +54,7 @@ def write_image(hdu: fits.PrimaryHDU | fits.ImageHDU | fits.CompImageHDU, path: 
 def image_hdu(hdul: fits.HDUList):
     """The first HDU of a file that holds an image (the compressed extension, or the primary
     HDU of an uncompressed file)."""
-    for hdu in hdul:
-        if hdu.is_image and hdu.data is not None:
-            return hdu
-    raise ValueError(f"{hdul.filename() or 'FITS file'} has no image HDU")
+    hdu = first_image_hdu(hdul)
+    if hdu is None:
+        raise ValueError(f"{hdul.filename() or 'FITS file'} has no image HDU")
+    return hdu

@@ -33,8 +33,6 @@ dev: install
 	$(BIN)/blast-pipeline configure-instance  # creates the instance storage once, before the daemon
 	$(BIN)/blast-pipeline serve --host 127.0.0.1 --port 8000 & api=$$!; \
 	trap "kill $$api" EXIT INT TERM; \
-	$(BIN)/blast-pipeline serve --host 127.0.0.1 --port 8000 & api=$$!; \
-	trap "kill $$api" EXIT INT TERM; \
 	$(BIN)/dagster dev -h 127.0.0.1 -p 3000
 
 lint: install

@@ -69,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
         db_name = f"blast_recovery_{uuid.uuid4().hex[:8]}"
         pg_admin("127.0.0.1", 5432, f'CREATE DATABASE "{db_name}"')
         env["BLAST_DATABASE_URL"] = f"postgresql+psycopg2://postgres@127.0.0.1:5432/{db_name}"
+        from blast_pipeline.db import BlastDatabase
+
+        BlastDatabase(env["BLAST_DATABASE_URL"]).migrate()  # production: an explicit step
     (tmp / "dagster").mkdir()
     os.environ.update(env)
 

@@ -190,6 +190,7 @@ def run_child(args: argparse.Namespace) -> dict:
     import dagster as dg
     from sqlalchemy import or_, select
 
+    from blast_pipeline.db import BlastDatabase
     from blast_pipeline.db.models import Transient
     from blast_pipeline.db.task_register import statuses_with_defaults, task_statuses
     from blast_pipeline.db.transients import get_transient
@@ -217,7 +218,9 @@ def run_child(args: argparse.Namespace) -> dict:
             else ""
         )
         blast = BlastResource(home=str(home / "blast"), sky="none", database_url=db_url)
-        services = blast.services()  # migrates
+        if db_url:  # PostgreSQL is migrated explicitly, as in production
+            BlastDatabase(db_url).migrate()
+        services = blast.services()  # SQLite: migrated here
         instance = dg.DagsterInstance.from_config(str(home / "dagster"))
 
         t0 = time.perf_counter()

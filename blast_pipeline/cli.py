@@ -212,6 +212,39 @@ def cmd_configure_instance(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Alembic upgrade head of the configured Blast database (explicit in production; the
+    embedded SQLite database is also migrated on open)."""
+    from blast_pipeline.config_check import shown_url
+    from blast_pipeline.db import BlastDatabase
+
+    url = blast_resource_from_env(resolve=True).settings().database_url
+    database = BlastDatabase(url)
+    try:
+        before, after = database.migrate()
+    finally:
+        database.dispose()
+    shown = shown_url(database.url)
+    if before == after:
+        print(f"{shown}: already at {after}")
+    else:
+        print(f"{shown}: migrated from {before or '(empty)'} to {after}")
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Check every part of the deployment; exit 1 naming the parts that are down."""
+    from blast_pipeline.health_checks import as_json, as_table, down_parts, run_checks
+
+    checks = run_checks()
+    print(as_json(checks) if args.json else as_table(checks))
+    down = down_parts(checks)
+    if down:
+        print(f"blast-pipeline doctor: down: {', '.join(down)}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="blast-pipeline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -263,6 +296,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("configure-instance", help="set concurrency pool limits in DAGSTER_HOME")
     p.set_defaults(func=cmd_configure_instance)
+
+    p = sub.add_parser("migrate", help="bring the Blast database to the newest schema (Alembic)")
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser(
+        "doctor", help="check webserver, daemon, databases, broker, workers and files"
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_doctor)
     register_commands(sub)
     return parser
 

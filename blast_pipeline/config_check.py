@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
+from blast_pipeline.db import UnmigratedDatabase
 from blast_pipeline.resources import ConfigurationError
 from blast_pipeline.services import PipelineServices, build_services
 
@@ -34,9 +35,11 @@ def open_services(resource: BlastResource, sky_seed: int | None = None) -> Pipel
     if sky_seed is not None:
         settings = replace(settings, sky_seed=sky_seed)
     variable = "BLAST_DATABASE_URL" if resource.database_url else "BLAST_HOME"
-    shown = _shown_url(settings.database_url) if resource.database_url else str(home)
+    shown = shown_url(settings.database_url) if resource.database_url else str(home)
     try:
         return build_services(settings)
+    except UnmigratedDatabase as exc:
+        raise ConfigurationError(f"{variable} {shown}: {exc}") from None
     except NoSuchModuleError:
         scheme = settings.database_url.split(":", 1)[0]
         raise ConfigurationError(
@@ -71,7 +74,7 @@ def _folder(variable: str, value: str) -> Path:
     return path
 
 
-def _shown_url(url: str) -> str:
+def shown_url(url: str) -> str:
     """The URL with any password hidden (or just its scheme when it does not parse)."""
     try:
         return make_url(url).render_as_string(hide_password=True)

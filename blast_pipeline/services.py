@@ -110,9 +110,15 @@ class PipelineServices:
 
 
 def build_services(settings: PipelineSettings) -> PipelineServices:
-    """Open the database (migrating it) and connect the configured data sources."""
+    """Open the database and connect the configured data sources. The embedded SQLite database
+    is migrated here; any other must already be at head (``UnmigratedDatabase`` otherwise:
+    ``blast-pipeline migrate`` is an explicit production step)."""
     database = BlastDatabase(settings.database_url)
-    database.migrate()
+    try:
+        database.open_for_work()
+    except BaseException:
+        database.dispose()
+        raise
     settings.data_root.mkdir(parents=True, exist_ok=True)
     services = PipelineServices(settings=settings, database=database)
     _attach_sources(services)

@@ -1,5 +1,10 @@
 """The Blast database: SQLAlchemy models, Alembic migrations, and the queries the tasks share."""
 
-from blast_pipeline.db.engine import BlastDatabase, normalise_database_url
+from blast_pipeline.db.engine import (
+    BlastDatabase,
+    UnmigratedDatabase,
+    head_revision,
+    normalise_database_url,
+)
 
-__all__ = ["BlastDatabase", "normalise_database_url"]
+__all__ = ["BlastDatabase", "UnmigratedDatabase", "head_revision", "normalise_database_url"]

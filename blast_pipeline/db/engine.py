@@ -12,6 +12,17 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
+class UnmigratedDatabase(RuntimeError):
+    """The database schema is behind the code (or absent): ``blast-pipeline migrate``."""
+
+
+def head_revision() -> str:
+    """The newest Alembic revision shipped with the code."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+
+
 def normalise_database_url(url: str) -> str:
     """Make PostgreSQL URLs use psycopg2 (SQLAlchemy 2.1 would pick psycopg 3, not installed)."""
     for prefix in ("postgres://", "postgresql://"):
@@ -57,11 +68,13 @@ class BlastDatabase:
         finally:
             session.close()
 
-    def migrate(self) -> None:
+    def migrate(self) -> tuple[str | None, str]:
         """Bring the schema to the newest Alembic revision and load the reference rows
-        (statuses, surveys, filters). Safe to call on every start."""
-        if self._is_current():
-            return
+        (statuses, surveys, filters); return the revisions before and after (None: an empty
+        database). Safe to call on every start."""
+        before, head = self.revision(), head_revision()
+        if before == head and self._reference_rows_present():
+            return before, head
         from alembic import command
         from alembic.config import Config
 
@@ -75,25 +88,56 @@ class BlastDatabase:
 
         with self.session() as session:
             load_reference_rows(session)
+        return before, head
 
-    def _is_current(self) -> bool:
-        """Fast path for every run: schema at head and reference rows present."""
-        from alembic.script import ScriptDirectory
+    def revision(self) -> str | None:
+        """The schema's Alembic revision (None: no ``alembic_version`` table yet)."""
         from sqlalchemy import inspect, text
 
         if not inspect(self.engine).has_table("alembic_version"):
-            return False
-        head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+            return None
         with self.engine.connect() as connection:
-            version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-            if version != head:
-                return False
-            n_filters = connection.execute(text("SELECT count(*) FROM filters")).scalar()
-            n_statuses = connection.execute(text("SELECT count(*) FROM statuses")).scalar()
+            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+    def require_current(self) -> None:
+        """``UnmigratedDatabase`` unless the schema is at head with its reference rows: a
+        production database is migrated explicitly (``blast-pipeline migrate``), never by a
+        worker that happens to start first."""
+        revision, head = self.revision(), head_revision()
+        if revision != head:
+            at = f"at revision {revision}" if revision else "empty (no Blast schema)"
+            raise UnmigratedDatabase(
+                f"the Blast database is {at}, the code needs {head}: "
+                "run `blast-pipeline migrate` first"
+            )
+        if not self._reference_rows_present():
+            raise UnmigratedDatabase(
+                "the Blast database lacks its reference rows (statuses, filters): "
+                "run `blast-pipeline migrate` first"
+            )
+
+    def _reference_rows_present(self) -> bool:
+        from sqlalchemy import text
+
         from blast_pipeline.science.filters import FILTERS
         from blast_pipeline.statuses import STATUSES
 
+        with self.engine.connect() as connection:
+            n_filters = connection.execute(text("SELECT count(*) FROM filters")).scalar()
+            n_statuses = connection.execute(text("SELECT count(*) FROM statuses")).scalar()
         return n_filters == len(FILTERS) and n_statuses == len(STATUSES)
+
+    @property
+    def migrates_automatically(self) -> bool:
+        """True for SQLite (the embedded default, one machine): it is migrated on open."""
+        return self.engine.dialect.name == "sqlite"
+
+    def open_for_work(self) -> None:
+        """Migrate the embedded SQLite database; require a migrated one otherwise."""
+        if self.migrates_automatically:
+            self.migrate()
+        else:
+            self.require_current()
 
     def dispose(self) -> None:
         self.engine.dispose()

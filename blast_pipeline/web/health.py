@@ -1,46 +1,58 @@
-"""``GET /health``: the Blast database and the Dagster instance reachable, and versions."""
+"""``GET /health``: the Blast database (reachable, at head), the Dagster instance, the Celery
+broker if configured and the file store, with the checks of ``blast-pipeline doctor``
+(``health_checks.py``); and versions."""
 
 from __future__ import annotations
 
 import os
 import platform
+from dataclasses import asdict
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import text
 
 from blast_pipeline import __version__
+from blast_pipeline.health_checks import (
+    DOWN,
+    ENV_BROKER,
+    Check,
+    check_blast_database,
+    check_broker,
+    check_dagster_storage,
+    check_file_store,
+    open_instance,
+)
+from blast_pipeline.resources import blast_resource_from_env
 from blast_pipeline.web.api import json_response
-from blast_pipeline.web.deps import get_services
 from blast_pipeline.web.schemas import Health
 
 router = APIRouter(tags=["health"])
 
 
-def _database(request: Request) -> dict:
-    try:
-        services = get_services(request)
-        with services.database.engine.connect() as connection:
-            n = connection.execute(text("SELECT count(*) FROM transients")).scalar()
-        dialect = services.database.engine.dialect.name
-        return {"ok": True, "detail": f"{dialect}, {n} transient(s)"}
-    except Exception as exc:  # any failure is the answer here
-        return {"ok": False, "detail": f"database unreachable: {type(exc).__name__}: {exc}"}
+def _checks(request: Request) -> list[Check]:
+    """The doctor's checks of the parts the web service needs (the webserver, daemon and
+    workers are the doctor's alone: the web service answers without them); the Dagster
+    instance is opened once per app."""
+
+    def instance():
+        if getattr(request.app.state, "dagster_instance", None) is None:
+            request.app.state.dagster_instance = open_instance()
+        return request.app.state.dagster_instance
+
+    services = request.app.state.services
+    settings = services.settings if services is not None else None
+    if settings is None:
+        settings = blast_resource_from_env(resolve=True).settings()
+    return [
+        check_blast_database(settings.database_url),
+        check_dagster_storage(instance),
+        check_broker(os.environ.get(ENV_BROKER, "")),
+        check_file_store(settings.data_root),
+    ]
 
 
-def _dagster(request: Request) -> dict:
-    if not os.environ.get("DAGSTER_HOME"):
-        return {"ok": False, "detail": "DAGSTER_HOME is not set: no Dagster instance"}
-    try:
-        import dagster as dg
-
-        instance = getattr(request.app.state, "dagster_instance", None)
-        if instance is None:
-            instance = request.app.state.dagster_instance = dg.DagsterInstance.get()
-        instance.get_runs(limit=1)
-        return {"ok": True, "detail": f"instance in {instance.root_directory}"}
-    except Exception as exc:
-        return {"ok": False, "detail": f"Dagster instance unreachable: {type(exc).__name__}: {exc}"}
+def _part(check: Check) -> dict:
+    return {"ok": check.state != DOWN, "detail": check.detail}
 
 
 def _versions() -> dict[str, str]:
@@ -59,16 +71,16 @@ def _versions() -> dict[str, str]:
 
 @router.get("/health", response_model=Health, responses={503: {"model": Health}})
 async def health(request: Request):
-    """200 when the database and the Dagster instance answer; 503 naming the failing part."""
-    database = await run_in_threadpool(_database, request)
-    dagster = await run_in_threadpool(_dagster, request)
-    failing = [
-        name for name, part in (("database", database), ("dagster", dagster)) if not part["ok"]
-    ]
+    """200 when every checked part is up (or not configured); 503 naming the failing parts."""
+    checks = await run_in_threadpool(_checks, request)
+    by_part = {c.part: c for c in checks}
+    names = {"blast database": "database", "dagster database": "dagster"}
+    failing = [names.get(c.part, c.part) for c in checks if c.down]
     body = {
         "status": "ok" if not failing else "failing: " + ", ".join(failing),
-        "database": database,
-        "dagster": dagster,
+        "database": _part(by_part["blast database"]),
+        "dagster": _part(by_part["dagster database"]),
+        "checks": [asdict(c) for c in checks],
         "versions": _versions(),
     }
     return json_response(body, status_code=503 if failing else 200)

@@ -120,10 +120,17 @@ class HealthPart(BaseModel):
     detail: str
 
 
+class HealthCheck(BaseModel):
+    part: str
+    state: str = Field(description='"ok", "down" or "not configured"')
+    detail: str
+
+
 class Health(BaseModel):
     status: str = Field(description='"ok", or "failing" with the failing parts named')
     database: HealthPart
     dagster: HealthPart
+    checks: list[HealthCheck] = Field(description="every part checked (as `blast-pipeline doctor`)")
     versions: dict[str, str]
 
 

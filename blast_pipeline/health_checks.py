@@ -52,8 +52,18 @@ def _guarded(part: str, check: Callable[[], Check]) -> Check:
 
 
 def _reason(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+    """``Type: first line`` of the exception, and of its root cause when it has one (a
+    retry wrapper's message alone does not say what failed)."""
+
+    def line(e: BaseException) -> str:
+        text = str(e).strip().splitlines()
+        return f"{type(e).__name__}: {text[0]}" if text else type(e).__name__
+
+    root, seen = exc, {id(exc)}
+    while (nxt := root.__cause__ or root.__context__) is not None and id(nxt) not in seen:
+        root = nxt
+        seen.add(id(nxt))
+    return line(exc) if root is exc else f"{line(exc)} ({line(root)})"
 
 
 # ---- Dagster ------------------------------------------------------------------------------
@@ -335,12 +345,18 @@ def run_checks(parts: Iterable[str] | None = None) -> list[Check]:
     except Exception as exc:
         return [Check("configuration", DOWN, _reason(exc))]
     broker = os.environ.get(ENV_BROKER, "")
-    instance = None
+    instance, failure = None, None
 
-    def shared_instance():
-        nonlocal instance
+    def shared_instance():  # opened once; a failure to open is not retried by the next check
+        nonlocal instance, failure
+        if failure is not None:
+            raise failure
         if instance is None:
-            instance = open_instance()
+            try:
+                instance = open_instance()
+            except Exception as exc:
+                failure = exc
+                raise
         return instance
 
     checks: list[Check] = []

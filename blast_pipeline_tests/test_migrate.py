@@ -82,7 +82,9 @@ def test_database_at_the_previous_revision_upgrades_keeping_its_rows(pg_env, cap
     now = datetime.now(UTC)
     with database.engine.begin() as connection:  # rows as the 0001 code wrote them
         status_id = connection.execute(
-            text("INSERT INTO statuses (message, type) VALUES ('processed', 'success') RETURNING id")
+            text(
+                "INSERT INTO statuses (message, type) VALUES ('processed', 'success') RETURNING id"
+            )
         ).scalar()
         task_id = connection.execute(
             text("INSERT INTO tasks (name) VALUES ('Host match') RETURNING id")

@@ -161,3 +161,17 @@ def test_the_embedded_sqlite_database_migrates_itself(monkeypatch, tmp_path, cap
         database.dispose()
     assert main(["migrate"]) == 0
     assert f"already at {head_revision()}" in capsys.readouterr().out
+
+
+def test_the_web_service_reports_an_unmigrated_database(pg_env):
+    from fastapi.testclient import TestClient
+
+    from blast_pipeline.web.app import create_app
+
+    client = TestClient(create_app())
+    reply = client.get("/api/transient/get/2024abc?format=json")
+    assert reply.status_code == 503
+    assert "run `blast-pipeline migrate` first" in reply.json()["message"]
+    health = client.get("/health")
+    assert health.status_code == 503 and health.json()["status"] == "failing: database, dagster"
+    assert "run `blast-pipeline migrate`" in health.json()["database"]["detail"]

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
 
+from blast_pipeline.db import UnmigratedDatabase
 from blast_pipeline.resources import blast_resource_from_env
 from blast_pipeline.services import PipelineServices
 
@@ -21,7 +22,10 @@ def get_services(request: Request) -> PipelineServices:
         from blast_pipeline.services import build_services
 
         settings = blast_resource_from_env(resolve=True).settings()
-        request.app.state.services = build_services(replace(settings, sky="none"))
+        try:
+            request.app.state.services = build_services(replace(settings, sky="none"))
+        except UnmigratedDatabase as exc:  # production: migrated explicitly, not by a request
+            raise HTTPException(503, detail=str(exc)) from None
     return request.app.state.services
 
 

@@ -236,7 +236,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     """Check every part of the deployment; exit 1 naming the parts that are down."""
     import logging
 
-    from blast_pipeline.health_checks import as_json, as_table, down_parts, run_checks
+    from blast_pipeline.doctor import as_json, as_table, down_parts, run_checks
 
     logging.disable(logging.WARNING)  # libraries' retry warnings: the table names the failure
     checks = run_checks()

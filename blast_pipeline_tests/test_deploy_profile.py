@@ -151,7 +151,7 @@ def _alive(pgid: int) -> bool:
 def test_run_all_starts_every_service_and_ctrl_c_stops_them(tmp_path, postgres_databases):
     import redis
 
-    from blast_pipeline.health_checks import down_parts, run_checks
+    from blast_pipeline.doctor import down_parts, run_checks
 
     try:
         redis.Redis(port=6379, db=REDIS_DB, socket_connect_timeout=2).ping()

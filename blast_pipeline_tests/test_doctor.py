@@ -20,14 +20,8 @@ import pytest
 
 from blast_pipeline.cli import main
 from blast_pipeline.db import BlastDatabase
-from blast_pipeline.health_checks import (
-    DOWN,
-    NOT_CONFIGURED,
-    OK,
-    check_sed_posterior,
-    down_parts,
-    run_checks,
-)
+from blast_pipeline.doctor import down_parts, run_checks
+from blast_pipeline.health_checks import DOWN, NOT_CONFIGURED, OK, check_sed_posterior
 from blast_pipeline_tests.conftest import POSTGRES_DSN, _postgres_admin
 from blast_pipeline_tests.web.servers import REPO_ROOT, free_port, start, stop, wait_for_http
 

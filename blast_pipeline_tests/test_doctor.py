@@ -309,3 +309,24 @@ def test_embedded_default_reports_unused_parts_not_configured(tmp_path, monkeypa
     assert checks["blast database"].state == OK  # SQLite: created and migrated on first use
     assert checks["dagster database"].state == OK
     assert set(down_parts(checks.values())) == {"webserver", "daemon"}  # nothing runs here
+
+
+def test_rabbitmq_broker_up_and_refusing_a_bad_password():
+    from blast_pipeline.health_checks import check_broker
+
+    if not _port_open(5672):
+        pytest.skip("RabbitMQ at 127.0.0.1:5672 cannot be reached")
+    assert check_broker("pyamqp://guest:guest@127.0.0.1:5672//").state == OK
+    refused = check_broker("pyamqp://guest:wrong-pw@127.0.0.1:5672//")
+    assert refused.state == DOWN and "wrong-pw" not in refused.detail
+    assert "guest:***@127.0.0.1:5672" in refused.detail
+
+
+def _port_open(port: int) -> bool:
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        return True
+    except OSError:
+        return False

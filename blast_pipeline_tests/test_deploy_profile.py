@@ -227,3 +227,50 @@ def test_run_all_starts_every_service_and_ctrl_c_stops_them(tmp_path, postgres_d
             if _alive(pgid):
                 os.killpg(pgid, signal.SIGKILL)
         redis.Redis(port=6379, db=REDIS_DB).flushdb()
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_run_all_stops_everything_when_one_service_dies(tmp_path, postgres_databases):
+    home = _dagster_home(tmp_path)
+    env = {
+        **_instance_env(home, postgres_databases("deploy_dagster")),
+        "BLAST_ENV_FILE": "/nonexistent",
+        "BLAST_HOME": str(tmp_path / "blast_home"),
+        "BLAST_DATABASE_URL": POSTGRES_DSN.rsplit("/", 1)[0] + f"/{postgres_databases('b')}",
+        "BLAST_SKY": "none",
+        "BLAST_WEBSERVER_PORT": str(free_port()),
+        "BLAST_WEB_PORT": str(free_port()),
+        "BLAST_CODE_SERVER_PORT": str(free_port()),
+        "BLAST_LOG_DIR": str(tmp_path / "logs"),
+        "PYTHONPATH": str(REPO_ROOT),
+        "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
+    }
+    out = tmp_path / "run-all.out"
+    script = subprocess.Popen(
+        [str(DEPLOY / "run-all.sh")],
+        env={**os.environ, **env},
+        stdout=out.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    groups: dict[str, int] = {}
+    try:
+        deadline = time.monotonic() + 300
+        while "web" not in groups and time.monotonic() < deadline:
+            assert script.poll() is None, out.read_text()
+            groups = _groups(out.read_text())
+            time.sleep(1)
+        assert set(groups) == {"code-server", "webserver", "daemon", "web"}  # no Celery workers
+        os.killpg(groups["web"], signal.SIGKILL)
+        assert script.wait(timeout=120) == 1
+        text = out.read_text()
+        assert "run-all: web exited" in text and "run-all: stopped" in text
+        assert [name for name, pgid in groups.items() if _alive(pgid)] == []
+    finally:
+        if script.poll() is None:
+            os.killpg(script.pid, signal.SIGKILL)
+            script.wait()
+        for pgid in (groups or _groups(out.read_text())).values():
+            if _alive(pgid):
+                os.killpg(pgid, signal.SIGKILL)

@@ -44,7 +44,7 @@ from blast_pipeline.sources.sky.positions import (
     galactic_from_icrs,
     tangent_offsets_to_sky,
 )
-from blast_pipeline.sources.sky.sed import galaxy_fluxes, galaxy_seds, star_colours_microjansky
+from blast_pipeline.sources.sky.sed import galaxy_band_flux, galaxy_seds, star_colours_microjansky
 from blast_pipeline.sources.sky.sersic import truncated_half_light_radius
 from blast_pipeline.sources.sky.sfh import SFR_TIMESCALE_YR, StepHistory
 
@@ -317,7 +317,7 @@ def _draw_field_galaxies(
     for _ in range(2):  # solve log M so that the SED gives r_target (flux ~ mass)
         rng.bit_generator.state = state  # the same scatter for every iteration
         props = relations.draw_properties(rng, log_mass, redshift, quiescent)
-        r_model = microjansky_to_ab_mag(galaxy_fluxes(props)[:, r_index])
+        r_model = microjansky_to_ab_mag(galaxy_band_flux(props, r_index))
         log_mass = np.clip(log_mass + (r_model - r_target) / 2.5, 6.0, 12.3)
     rng.bit_generator.state = state
     props = relations.draw_properties(rng, log_mass, redshift, quiescent)

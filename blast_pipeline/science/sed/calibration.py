@@ -21,10 +21,9 @@ _MASS = THETA_NAMES.index("log_mass_formed")
 
 
 @dataclass(frozen=True)
-class HeldOut:
-    """Observed held-out simulations: truth theta/redshift and noisy photometry (n, 24)."""
+class Observed:
+    """Noisy photometry (n, 24) over FILTER_NAMES and the redshifts it is conditioned on."""
 
-    theta: np.ndarray
     redshift: np.ndarray
     flux: np.ndarray
     err: np.ndarray
@@ -34,6 +33,13 @@ class HeldOut:
         """Objects with at least ``min_bands`` optical bands at S/N >= ``min_snr``."""
         snr = np.where(self.present, self.flux / self.err, 0.0)
         return np.sum((snr >= min_snr) & _OPTICAL, axis=1) >= min_bands
+
+
+@dataclass(frozen=True)
+class HeldOut(Observed):
+    """Observed held-out simulations with their true parameters theta (n, 6)."""
+
+    theta: np.ndarray
 
 
 def held_out_observations(training_set, index: np.ndarray, seed: int) -> HeldOut:
@@ -48,12 +54,16 @@ def held_out_observations(training_set, index: np.ndarray, seed: int) -> HeldOut
     flux, err, present = observe(flux_true, rng)
     keep = present.any(axis=1)
     return HeldOut(
-        theta[keep], training_set.redshift[index][keep], flux[keep], err[keep], present[keep]
+        redshift=training_set.redshift[index][keep],
+        flux=flux[keep],
+        err=err[keep],
+        present=present[keep],
+        theta=theta[keep],
     )
 
 
-def posterior_draws(posterior, held: HeldOut, n_samples: int, seed: int, chunk: int = 100):
-    """Derived-quantity samples of every held-out object: dict name -> (n_objects, n_samples)."""
+def posterior_draws(posterior, held: Observed, n_samples: int, seed: int, chunk: int = 100):
+    """Derived-quantity samples of every observed object: dict name -> (n_objects, n_samples)."""
     features = posterior.features(held.flux, held.err, held.present, held.redshift)
     out = {name: np.empty((len(held.redshift), n_samples)) for name in SED_QUANTITIES}
     for start in range(0, len(held.redshift), chunk):

@@ -51,17 +51,20 @@ _SURVEY_OF_BAND = np.array([name.split("_", 1)[0] for name in FILTER_NAMES])
 _DEPTHS = np.array([NOMINAL_DEPTH_AB[name] for name in FILTER_NAMES])
 
 
-def observe(
-    flux_true: np.ndarray, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Noisy fluxes, errors [µJy] and the present mask for noiseless fluxes (n, 24)."""
-    n = flux_true.shape[0]
+def survey_footprint(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Bands covered (n, 24): a survey footprint draw per galaxy, then per-band drop-out."""
     present = np.ones((n, N_BANDS), dtype=bool)
     for survey, p in SURVEY_PROBABILITY.items():
         covered = rng.random(n) < p
         present[:, survey == _SURVEY_OF_BAND] &= covered[:, None]
-    present &= rng.random((n, N_BANDS)) >= BAND_DROPOUT
+    return present & (rng.random((n, N_BANDS)) >= BAND_DROPOUT)
 
+
+def noisy_photometry(
+    flux_true: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Noisy fluxes, errors [µJy] and the S/N >= MIN_SNR mask for noiseless fluxes (n, 24)."""
+    n = flux_true.shape[0]
     depth = (
         _DEPTHS[None, :]
         + rng.uniform(*DEPTH_OFFSET_RANGE, size=(n, 1))
@@ -73,8 +76,16 @@ def observe(
     floor = np.maximum(floor, BLAST_ERROR_FLOOR)
     err = np.sqrt(sigma_depth**2 + (floor * flux_true) ** 2)
     flux = flux_true + err * rng.standard_normal((n, N_BANDS))
-    present &= flux >= MIN_SNR * err
-    return flux, err, present
+    return flux, err, flux >= MIN_SNR * err
+
+
+def observe(
+    flux_true: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Noisy fluxes, errors [µJy] and the present mask for noiseless fluxes (n, 24)."""
+    present = survey_footprint(flux_true.shape[0], rng)
+    flux, err, detected = noisy_photometry(flux_true, rng)
+    return flux, err, present & detected
 
 
 _LOG_Z_GRID = np.linspace(np.log(1e-4), np.log(0.7), 4000)

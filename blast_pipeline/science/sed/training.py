@@ -22,7 +22,12 @@ from blast_pipeline.science.sed.calibration import calibration_report, held_out_
 from blast_pipeline.science.sed.derived import LiveFractionTable
 from blast_pipeline.science.sed.observation import feature_scaling, observe, raw_features
 from blast_pipeline.science.sed.parameters import THETA_HIGH, THETA_LOW, THETA_NAMES
-from blast_pipeline.science.sed.posterior import MODEL_VERSION, SEDPosterior, build_network
+from blast_pipeline.science.sed.posterior import (
+    MODEL_VERSION,
+    SEDPosterior,
+    build_network,
+    torch_threads,
+)
 from blast_pipeline.science.sed.simulate import TrainingSet
 
 log = logging.getLogger(__name__)
@@ -84,9 +89,7 @@ def train_posterior(
         raise ValueError(f"training set of {n} simulations is too small for these settings")
     train_idx, val_idx = np.arange(n_train), np.arange(n_train, n_train + n_val)
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(settings.torch_threads)
-    try:
+    with torch_threads(settings.torch_threads):
         torch.manual_seed(settings.seed)
         rng = np.random.default_rng([settings.seed, 1])
         theta0, feat0, ok0 = augment(training_set, train_idx, rng)
@@ -155,5 +158,3 @@ def train_posterior(
         }
         posterior.report = report
         return posterior
-    finally:
-        torch.set_num_threads(threads)

@@ -15,7 +15,8 @@ from blast_pipeline.sources.sky.sfh import StepHistory, build_histories
 from blast_pipeline.sources.sky.sps_grid import load_grid
 
 
-def _histories(props):
+def _weights(props):
+    """The grid, SFH edges, rates and grid weights, redshifts and A_V of a properties batch."""
     grid = load_grid()
     z = np.atleast_1d(np.asarray(props.redshift, dtype=float))
     av = np.atleast_1d(np.asarray(props.av_mag, dtype=float))
@@ -24,17 +25,20 @@ def _histories(props):
     edges, rates, weights = build_histories(
         props.log_stellar_mass, props.sfr, z, props.quiescent, props.log_z, props.sfh_draws, grid
     )
-    return grid.photometry(weights, av, z), edges, rates, z, av
+    return grid, edges, rates, weights, z, av
 
 
-def galaxy_fluxes(props) -> np.ndarray:
-    """Fluxes (galaxies, 24 bands; microjansky, FILTERS order) of a ``GalaxyProperties`` batch."""
-    return _histories(props)[0]
+def galaxy_band_flux(props, band: int) -> np.ndarray:
+    """One band's fluxes (microjansky) of a ``GalaxyProperties`` batch (an optical band)."""
+    grid, _, _, weights, z, av = _weights(props)
+    return grid.band_flux(weights, av, z, band)
 
 
 def galaxy_seds(props) -> tuple[np.ndarray, list[StepHistory]]:
-    """Fluxes as ``galaxy_fluxes`` and each galaxy's star-formation history (its SED truth)."""
-    fluxes, edges, rates, z, av = _histories(props)
+    """Fluxes (galaxies, 24 bands; microjansky, FILTERS order) and each galaxy's
+    star-formation history (its SED truth)."""
+    grid, edges, rates, weights, z, av = _weights(props)
+    fluxes = grid.photometry(weights, av, z)
     log_z = np.atleast_1d(props.log_z)
     histories = [
         StepHistory(

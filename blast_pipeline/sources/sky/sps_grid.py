@@ -21,11 +21,15 @@ from __future__ import annotations
 import math
 import sys
 import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from blast_pipeline.science.filters import FILTERS
 
@@ -39,6 +43,22 @@ T_BC_GYR = 0.01
 _L_SUN_CGS = 3.826e33
 _MPC_CM = 3.086e24
 _LIGHT_ANGSTROM_PER_S = 2.9979e18
+
+
+_BLAS = ThreadpoolController()
+_BLAS_LOCK = threading.Lock()
+
+
+@contextmanager
+def _one_blas_thread() -> Iterator[None]:
+    """numpy's BLAS on one thread, one batch at a time (the limit is process-wide).
+
+    A field's products are small: a second OpenBLAS thread only spins, which cost 5x the CPU
+    of the whole photometry call (benchmarks/README.md, "Simulated sky"), and the thread count
+    changes the last bits of a sum, so one fixed count also keeps the truth files identical.
+    """
+    with _BLAS_LOCK, _BLAS.limit(limits=1, user_api="blas"):
+        yield
 
 
 def _bagpipes_components(redshift: float, metallicity: float, history: np.ndarray, av: float):
@@ -170,19 +190,55 @@ class SPSGrid:
         z = np.atleast_1d(np.asarray(redshift, dtype=float))
         if np.any(z <= 0) or np.any(z > MAX_REDSHIFT):
             raise ValueError(f"the SPS grid covers 0 < z <= {MAX_REDSHIFT}")
-        spectrum = np.zeros((z.size, self.wavelengths.size))
-        for node in range(self.metallicities.size):  # each galaxy uses one or two nodes
-            rows = np.flatnonzero(np.any(weights[:, node] != 0, axis=1))
-            if rows.size:
-                spectrum[rows] += weights[rows, node] @ self._basis64[node]
-        trans = 10 ** (-np.asarray(av, dtype=float)[:, None] * self.a_cont[None, :] / 2.5)
+        with _one_blas_thread():
+            return self._photometry(weights, np.asarray(av, dtype=float), z)
+
+    def band_flux(
+        self, weights: np.ndarray, av: np.ndarray, redshift: np.ndarray, band: int
+    ) -> np.ndarray:
+        """``photometry(weights, av, redshift)[:, band]`` for an optical or near-UV band.
+
+        Only the rest-frame wavelengths the band can see (z <= MAX_REDSHIFT) are computed, about
+        a seventh of the grid for r: the sky's mass solve needs nothing else. Exact when neither
+        the DL07 dust emission nor the IGM reach those wavelengths (checked; ValueError if not).
+        """
+        z = np.atleast_1d(np.asarray(redshift, dtype=float))
+        if np.any(z <= 0) or np.any(z > MAX_REDSHIFT):
+            raise ValueError(f"the SPS grid covers 0 < z <= {MAX_REDSHIFT}")
+        window, _, _, start = self._window((band,))
+        columns = np.arange(start, window[-1] + 1)
+        if np.any(self.dust_emission[columns] != 0) or np.isin(self.igm_rows, columns).any():
+            raise ValueError(f"band {band} sees dust emission or the IGM: use photometry()")
+        av = np.asarray(av, dtype=float)
+        with _one_blas_thread():
+            spectrum = self._stellar(weights, self._basis64[:, :, start : window[-1] + 1])
+            spectrum *= 10 ** (-av[:, None] * self.a_cont[None, columns] / 2.5)
+            spectrum *= self._flux_scale(z)[:, None]
+            return self._band_fluxes(spectrum, z, (band,))[:, 0]
+
+    def _photometry(self, weights: np.ndarray, av: np.ndarray, z: np.ndarray) -> np.ndarray:
+        spectrum = self._stellar(weights, self._basis64)
+        trans = 10 ** (-av[:, None] * self.a_cont[None, :] / 2.5)
         absorbed = np.trapezoid(spectrum * (1.0 - trans), x=self.wavelengths, axis=1)
         spectrum *= trans
         spectrum += absorbed[:, None] * self.dust_emission[None, :]
         spectrum[:, self.igm_rows] *= self._igm_transmission(z)
+        spectrum *= self._flux_scale(z)[:, None]
+        return self._band_fluxes(spectrum, z, tuple(range(self.filters.shape[1])))
+
+    def _stellar(self, weights: np.ndarray, basis: np.ndarray) -> np.ndarray:
+        """Unattenuated spectra (galaxies, basis columns): weights times the basis spectra."""
+        spectrum = np.zeros((weights.shape[0], basis.shape[-1]))
+        for node in range(self.metallicities.size):  # each galaxy uses one or two nodes
+            rows = np.flatnonzero(np.any(weights[:, node] != 0, axis=1))
+            if rows.size:
+                spectrum[rows] += weights[rows, node] @ basis[node]
+        return spectrum
+
+    def _flux_scale(self, z: np.ndarray) -> np.ndarray:
+        """L_sun/A at the source -> erg/s/cm^2/A observed, per galaxy."""
         lum_flux = 4 * np.pi * (_MPC_CM * np.interp(z, self.z_array, self.ldist_mpc)) ** 2
-        spectrum *= (_L_SUN_CGS / (lum_flux * (1.0 + z)))[:, None]
-        return self._band_fluxes(spectrum, z)
+        return _L_SUN_CGS / (lum_flux * (1.0 + z))
 
     @cached_property
     def _basis64(self) -> np.ndarray:
@@ -198,11 +254,12 @@ class SPSGrid:
             self.igm[:, index - 1] * (1.0 - fraction) + self.igm[:, index] * fraction
         ).T  # (galaxies, igm rows)
 
-    @cached_property
-    def _filter_window(self) -> tuple[np.ndarray, np.ndarray, float]:
-        """Grid indices where a filter is non-zero (+1 each side), the filter rows there, and the
-        constant ratio of consecutive wavelengths over every index a redshift can reach."""
-        used = np.flatnonzero(np.any(self.filters > 0, axis=1))
+    @lru_cache(maxsize=32)  # noqa: B019 (grids live for the process, ~2 of them)
+    def _window(self, bands: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, float, int]:
+        """Grid indices where one of ``bands`` is non-zero (+1 each side), their filter rows
+        there, the constant ratio of consecutive wavelengths over every index a redshift can
+        reach, and the first grid index ``_band_fluxes`` reads."""
+        used = np.flatnonzero(np.any(self.filters[:, list(bands)] > 0, axis=1))
         window = np.arange(used[0] - 1, used[-1] + 2)
         lowest = np.searchsorted(self.wavelengths, self.wavelengths[window[0]] / (1 + MAX_REDSHIFT))
         ratios = (
@@ -211,23 +268,26 @@ class SPSGrid:
         )
         if not np.allclose(ratios, ratios[0], rtol=1e-12, atol=0):
             raise ValueError("the SPS grid's wavelengths are not geometric over the filters")
-        return window, self.filters[window].astype(np.float64), float(ratios[0])
+        filters = self.filters[window][:, list(bands)].astype(np.float64)
+        return window, filters, float(ratios[0]), int(max(lowest - 2, 0))
 
-    def _band_fluxes(self, spectrum: np.ndarray, z: np.ndarray) -> np.ndarray:
+    def _band_fluxes(self, spectrum: np.ndarray, z: np.ndarray, bands: tuple[int, ...]):
         """bagpipes' ``filter_set.get_photometry`` for every galaxy at its own redshift.
 
         bagpipes integrates ``f_lambda * width * lambda * T(lambda (1 + z))`` over the rest-frame
         grid, with ``T`` linearly interpolated at ``lambda (1 + z)``. On the geometric part of
         the grid that holds every filter, ``lambda_k (1 + z)`` lies a constant ``d + t`` steps
         above ``lambda_k``, so each filter point ``m`` collects ``(1 - t) v[m - d] + t v[m - d - 1]``
-        of the weighted spectrum ``v``: two shifted slices and one matrix product.
+        of the weighted spectrum ``v``: two shifted slices and one matrix product. ``spectrum``
+        holds the grid's columns from index 0 (all of them) or from ``_window(bands)``'s start.
         """
-        window, filters, ratio = self._filter_window
+        window, filters, ratio, start = self._window(bands)
+        offset = 0 if spectrum.shape[1] == self.wavelengths.size else start
         steps = np.log1p(z) / math.log(ratio)
         shift = np.floor(steps + 1e-9).astype(int)
         fraction = (ratio ** (steps - shift) - 1.0) / (ratio - 1.0)
-        weight = self.widths * self.wavelengths
-        lower = window[None, :] - shift[:, None]
+        weight = (self.widths * self.wavelengths)[offset : offset + spectrum.shape[1]]
+        lower = window[None, :] - shift[:, None] - offset
         collected = np.empty((z.size, 2, window.size))
         for values, out in (
             (spectrum * weight, collected[:, 0]),
@@ -239,7 +299,8 @@ class SPSGrid:
             out[:] = (1.0 - fraction)[:, None] * near + fraction[:, None] * far
         flux = collected[:, 0] @ filters
         norm = collected[:, 1] @ filters
-        return flux / norm / (1e-29 * _LIGHT_ANGSTROM_PER_S / self.eff_wavs**2)
+        eff_wavs = self.eff_wavs[list(bands)]
+        return flux / norm / (1e-29 * _LIGHT_ANGSTROM_PER_S / eff_wavs**2)
 
 
 @lru_cache(maxsize=1)

@@ -10,7 +10,8 @@ from sky_fixtures import first
 
 from blast_pipeline.sources.base import GALAXY_CATALOG_COLUMNS
 from blast_pipeline.sources.sky.galaxies import dlr_offset
-from blast_pipeline.sources.sky.population import CATALOG_MAG_LIMIT, HOSTLESS_MIN_DLR
+from blast_pipeline.sources.sky.placement import HOSTLESS_MIN_DLR
+from blast_pipeline.sources.sky.population import CATALOG_MAG_LIMIT
 from blast_pipeline.sources.sky.positions import angular_separation_deg, sky_to_tangent_offsets
 
 

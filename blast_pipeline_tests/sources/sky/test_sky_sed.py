@@ -9,7 +9,7 @@ import pytest
 
 from blast_pipeline.science.filters import FILTERS
 from blast_pipeline.sources.sky.galaxies import draw_properties
-from blast_pipeline.sources.sky.sed import galaxy_seds
+from blast_pipeline.sources.sky.sed import galaxy_band_flux, galaxy_seds
 from blast_pipeline.sources.sky.sfh import fine_sfr
 from blast_pipeline.sources.sky.sps_grid import _bagpipes_components, bagpipes_model, load_grid
 
@@ -70,3 +70,22 @@ def test_star_forming_galaxies_are_bluer_than_quiescent_ones():
     # energy balance: star formation and dust light up W4
     w4_r = fluxes[:, INDEX["WISE_W4"]] / fluxes[:, INDEX["PanSTARRS_r"]]
     assert np.median(w4_r[~quiescent]) > 3 * np.median(w4_r[quiescent])
+
+
+def test_one_band_flux_equals_that_band_of_the_full_photometry():
+    """The mass solve's r-band-only evaluation is the full model's r band; bands that see
+    dust emission are refused rather than approximated."""
+    grid = load_grid()
+    rng = np.random.default_rng(3)
+    count = 60
+    mass, z = rng.uniform(7.0, 11.5, count), rng.uniform(0.005, 1.5, count)
+    props = draw_properties(rng, mass, z, rng.random(count) < 0.3)
+    fluxes, _ = galaxy_seds(props)
+    for band in ("PanSTARRS_r", "SDSS_g", "DES_r"):
+        assert np.allclose(
+            galaxy_band_flux(props, INDEX[band]), fluxes[:, INDEX[band]], rtol=1e-12, atol=0
+        )
+    with pytest.raises(ValueError, match="dust emission"):
+        grid.band_flux(
+            np.ones((1, *grid.live_frac.shape)), np.ones(1), np.ones(1), INDEX["WISE_W1"]
+        )

@@ -261,3 +261,27 @@ def test_match_failure_is_recorded_as_the_task_own_failed_status(blast):
     run_task(ToyDownload(), "2024boom", services, GRAPH)
     outcome = run_task(ToyMatch(), "2024boom", services, GRAPH, sleep=lambda s: None)
     assert outcome.failed and outcome.attempts == 3 and outcome.status == "failed"
+
+
+def test_a_download_waits_for_free_space_and_resumes_by_itself(blast, monkeypatch):
+    """A task that writes large files waits (without running) while the disk is below
+    BLAST_MIN_FREE_DISK_GB, and runs once space returns; no operator step."""
+    add_toy_transients(blast, "2024space")
+    ran, waits = [], []
+
+    class Download(ToyDownload):
+        writes_files = True
+
+        def _run_process(self, transient, context):
+            ran.append(len(waits))
+            return PROCESSED
+
+    def sleep(seconds):
+        waits.append(seconds)
+        if len(waits) == 2:  # space returns while the task waits
+            monkeypatch.setenv("BLAST_MIN_FREE_DISK_GB", "0")
+
+    monkeypatch.setenv("BLAST_MIN_FREE_DISK_GB", "1000000000")
+    outcome = run_task(Download(), "2024space", blast.services(), GRAPH, sleep=sleep)
+    assert outcome.status == PROCESSED
+    assert ran == [2] and waits == [10.0, 10.0]  # it ran only after the space came back

@@ -24,6 +24,7 @@ from blast_pipeline.definitions import build_definitions
 from blast_pipeline.orchestration import process_pending
 from blast_pipeline.resources import blast_resource_from_env
 from blast_pipeline.system.consistency import check_consistency
+from blast_pipeline.system.runs import transients_of_run
 from blast_pipeline.tasks import TASK_RUNNERS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -191,7 +192,7 @@ def test_kill_9_of_a_daemon_run_worker_recovers_by_itself(monkeypatch, tmp_path,
                     for r in instance.get_runs(
                         dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])
                     )
-                    if r.tags.get("blast/system_job") is None
+                    if transients_of_run(r.tags)  # a workflow run, not a system job
                 ]
                 if (
                     running

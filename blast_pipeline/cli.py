@@ -53,27 +53,19 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 def cmd_import_csv(args: argparse.Namespace) -> int:
     """Every row is checked (transient_input.py, then against the database) before any is
-    written; a name already stored is skipped."""
-    from blast_pipeline.db.transients import duplicate_problems, find_transient
+    written; then committed in chunks (db/csv_import.py); a name already stored is skipped."""
+    from blast_pipeline.db.csv_import import import_transients
     from blast_pipeline.transient_input import read_transient_csv
 
-    rows = read_transient_csv(Path(args.file))
+    path = Path(args.file)
+    rows = read_transient_csv(path)
     services, graph = _services(), _graph()
-    added = skipped = 0
-    with services.database.session() as session:
-        problems = duplicate_problems(session, rows)
-        if problems:
-            lines = [f"{args.file}: {problems[i]}" for i in sorted(problems)]
-            raise CommandError("nothing imported:\n" + "\n".join(lines))
-        for new in rows:
-            if find_transient(session, new.name) is not None:
-                print(f"skipped {new.name}: already in the database")
-                skipped += 1
-                continue
-            insert_transient(session, graph.task_names, new, check_clashes=False)
-            added += 1
-    print(f"imported {added} transient(s), skipped {skipped}")
-    return wait_if_asked(args, [r.name for r in rows])
+    summary = import_transients(services.database, graph.task_names, path, rows)
+    print(
+        f"imported {summary.added} transient(s), skipped {summary.skipped} (already in the "
+        f"database); {summary.chunks} transaction(s), {summary.seconds:.1f} s"
+    )
+    return wait_if_asked(args, [new.name for _, new in rows])
 
 
 def cmd_list(args: argparse.Namespace) -> int:

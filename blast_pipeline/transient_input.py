@@ -173,9 +173,9 @@ def duplicate_reason(
 # Blast's batch CSV
 
 
-def read_transient_csv(path: Path, ingest_source: str = "csv") -> list[NewTransient]:
-    """Every row of a ``name,ra,dec[,redshift]`` CSV (UTF-8, with or without a BOM) as a
-    ``NewTransient``. All rows are checked before any is returned, also against each other
+def read_transient_csv(path: Path, ingest_source: str = "csv") -> list[tuple[int, NewTransient]]:
+    """Every row of a ``name,ra,dec[,redshift]`` CSV (UTF-8, with or without a BOM) as its line
+    number and a ``NewTransient``. All rows are checked before any is returned, also against each other
     (names differing only in case, positions within 1″); ``TransientInputError`` lists every
     bad line as ``file:line: message``."""
     text = _read_text(path)
@@ -222,7 +222,7 @@ def read_transient_csv(path: Path, ingest_source: str = "csv") -> list[NewTransi
     errors.extend(_clashes_within(path, rows, lines))
     if errors:
         raise TransientInputError("nothing imported:\n" + "\n".join(errors))
-    return rows
+    return list(zip(lines, rows, strict=True))
 
 
 def _read_text(path: Path) -> str:

@@ -2,14 +2,49 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+#: A short write (a failed status, one chunk of an import) is retried this long while SQLite
+#: says the database is locked (another writer held the lock past the 30 s busy timeout).
+LOCKED_RETRY_SECONDS = 900.0
+
+T = TypeVar("T")
+
+
+def is_locked_error(exc: BaseException) -> bool:
+    """SQLite's "database is locked" / "database table is locked"."""
+    return isinstance(exc, OperationalError) and "is locked" in str(exc)
+
+
+def retry_while_locked(
+    write: Callable[[], T],
+    log: logging.Logger,
+    what: str,
+    budget_seconds: float = LOCKED_RETRY_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Call ``write`` (one short transaction) until it is not refused by a locked database."""
+    deadline = time.monotonic() + budget_seconds
+    delay = 0.2
+    while True:
+        try:
+            return write()
+        except OperationalError as exc:
+            if not is_locked_error(exc) or time.monotonic() + delay > deadline:
+                raise
+            log.warning(f"{what}: database locked, retrying in {delay:.1f} s")
+            sleep(delay)
+            delay = min(delay * 2, 10.0)
 
 
 class UnmigratedDatabase(RuntimeError):

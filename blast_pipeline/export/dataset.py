@@ -31,6 +31,7 @@ from blast_pipeline.db.models import (
     Transient,
 )
 from blast_pipeline.export.serializers import FILTER_ROW_KEYS, SED_VALUE_COLUMNS, timestamp
+from blast_pipeline.files import separate_crop_file
 
 SED_FILE_FIELDS = ("posterior", "chains_file", "percentiles_file", "model_file")
 _TRANSIENT_FIELDS = (
@@ -226,7 +227,8 @@ def dataset_files(dataset: dict[str, Any]) -> list[str]:
     """Every data-root-relative file path the dataset refers to."""
     paths: list[str] = []
     for c in dataset.get("cutouts", []):
-        paths += [p for p in (c["fields"].get("fits"), c["fields"].get("cropped_fits")) if p]
+        crop = separate_crop_file(c["fields"].get("cropped_fits"))  # a view: the cutout's file
+        paths += [p for p in (c["fields"].get("fits"), crop) if p]
     results = [r for a in dataset.get("apertures", []) for r in a.get("sedfittingresults", [])]
     results += dataset.get("sedfittingresults", [])
     for r in results:

@@ -25,11 +25,11 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from blast_pipeline.db.engine import retry_while_locked
 from blast_pipeline.db.models import Transient
 from blast_pipeline.db.task_register import (
     ClaimLost,
@@ -53,12 +53,6 @@ from blast_pipeline.statuses import (
     STATUSES,
     TIME_LIMIT_EXCEEDED,
 )
-
-#: Writing a failed status is retried this long while the database is locked (a long import
-#: on SQLite holds the write lock for minutes).
-LOCKED_RETRY_SECONDS = 900.0
-
-T = TypeVar("T")
 
 
 class TimeLimitExceeded(Exception):
@@ -121,32 +115,6 @@ def soft_time_limit(seconds: float | None, task_name: str) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
-
-
-def is_locked_error(exc: BaseException) -> bool:
-    """SQLite's "database is locked" / "database table is locked"."""
-    return isinstance(exc, OperationalError) and "is locked" in str(exc)
-
-
-def retry_while_locked(
-    write: Callable[[], T],
-    log: logging.Logger,
-    what: str,
-    budget_seconds: float = LOCKED_RETRY_SECONDS,
-    sleep: Callable[[float], None] = time.sleep,
-) -> T:
-    """Call ``write`` (one short transaction) until it is not refused by a locked database."""
-    deadline = time.monotonic() + budget_seconds
-    delay = 0.2
-    while True:
-        try:
-            return write()
-        except OperationalError as exc:
-            if not is_locked_error(exc) or time.monotonic() + delay > deadline:
-                raise
-            log.warning(f"{what}: database locked, retrying in {delay:.1f} s")
-            sleep(delay)
-            delay = min(delay * 2, 10.0)
 
 
 def refresh_progress(session: Session, transient: Transient, graph: WorkflowGraph) -> None:

@@ -1,7 +1,8 @@
 """Square crops of the cutouts centred on the transient (reference 1.16).
 
-Unlike Blast, which overwrites the downloaded image in place, `crop_cutout` returns a new HDU
-and never touches its input, so the uncropped image product stays intact.
+Unlike Blast, which overwrites the downloaded image in place, a crop is a box of the cutout
+(``crop_box``) read as a view (``crop_view``, only the pixels it covers): the uncropped image
+product stays intact and its pixels are not stored twice.
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ import astropy.units as u
 import numpy as np
 from astropy.coordinates import SkyCoord
 from astropy.io import fits
-from astropy.nddata import Cutout2D
-from astropy.nddata.utils import NoOverlapError
+from astropy.nddata.utils import NoOverlapError, overlap_slices
 from astropy.wcs import WCS
 from photutils.aperture import SkyAperture
 
@@ -23,8 +23,9 @@ from blast_pipeline.science.pixel_apertures import to_pixel
 __all__ = [
     "CROP_DEFAULT_REDSHIFT",
     "CROP_MIN_SIZE_PIX",
-    "crop_cutout",
+    "crop_box",
     "crop_size_pixels",
+    "crop_view",
     "pixel_scale_arcsec",
 ]
 
@@ -96,33 +97,35 @@ def crop_size_pixels(
     return int(np.round(size))
 
 
-def crop_cutout(
-    hdu: fits.PrimaryHDU | fits.ImageHDU,
-    transient_ra: float,
-    transient_dec: float,
-    size_pix: int,
-) -> fits.PrimaryHDU | None:
-    """A new HDU: the square ``size_pix`` cutout centred on the transient, or None if no overlap.
-
-    The WCS keywords are replaced by those of the cropped WCS; all other header keywords are
-    kept. The input HDU (data and header) is not modified. Near an edge the crop is trimmed to
-    the image, as Blast's ``Cutout2D`` default does.
-    """
-    if hdu.data is None or np.ndim(hdu.data) != 2:
-        raise ValueError("crop_cutout needs an HDU with a 2D image")
+def crop_box(
+    shape: tuple[int, int], wcs: WCS, transient_ra: float, transient_dec: float, size_pix: int
+) -> tuple[slice, slice] | None:
+    """The (rows, columns) slices of the square ``size_pix`` crop centred on the transient in
+    an image of ``shape``, or None if it does not overlap. Near an edge the crop is trimmed to
+    the image, as Blast's ``Cutout2D`` default does (the same ``overlap_slices``)."""
     size = int(size_pix)
     if size < 1:
         raise ValueError(f"size_pix must be positive, got {size_pix!r}")
-    wcs = WCS(hdu.header)
     if wcs.naxis != 2 or not wcs.has_celestial:
-        raise ValueError("crop_cutout needs a 2D celestial WCS in the header")
-    position = wcs.world_to_pixel(SkyCoord(transient_ra * u.deg, transient_dec * u.deg))
+        raise ValueError("crop_box needs a 2D celestial WCS")
+    x, y = wcs.world_to_pixel(SkyCoord(transient_ra * u.deg, transient_dec * u.deg))
     try:
-        cutout = Cutout2D(hdu.data, position, (size, size), wcs=wcs, copy=True)
+        rows, columns = overlap_slices(shape, (size, size), (float(y), float(x)), mode="trim")[0]
     except NoOverlapError:
         return None
+    return rows, columns
+
+
+def crop_view(hdu: fits.PrimaryHDU | fits.ImageHDU | fits.CompImageHDU, box: tuple[slice, slice]):
+    """A new HDU holding only ``box`` of ``hdu``'s image, read through ``hdu.section`` (only the
+    tiles or rows it covers are read from a file). The WCS keywords are replaced by those of the
+    cropped WCS; all other header keywords are kept; the input is not modified."""
+    rows, columns = box
+    source = hdu.section if hdu.fileinfo() is not None else hdu.data  # in memory: no file
+    data = np.array(source[rows, columns])
     header = hdu.header.copy()
+    wcs = WCS(header).slice((rows, columns))
     for key in [k for k in header if _WCS_KEY.match(k)]:
         del header[key]
-    header.update(cutout.wcs.to_header(relax=True))
-    return fits.PrimaryHDU(data=cutout.data, header=header)
+    header.update(wcs.to_header(relax=True))
+    return fits.PrimaryHDU(data=data, header=header)

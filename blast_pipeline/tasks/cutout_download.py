@@ -9,7 +9,7 @@ from astropy.io import fits
 from sqlalchemy import delete, select
 
 from blast_pipeline.db.models import Cutout, Filter, Transient
-from blast_pipeline.files import cutout_path, relative_to_root
+from blast_pipeline.files import cutout_path, relative_to_root, separate_crop_file
 from blast_pipeline.runners.base import Retry, TaskContext, TransientTaskRunner
 from blast_pipeline.science.filters import get_filter
 from blast_pipeline.science.image_checks import file_problem
@@ -132,7 +132,7 @@ def forget_cutouts(session, transient: Transient, data_root: Path) -> int:
     Returns the number of cutouts removed."""
     rows = session.scalars(select(Cutout).where(Cutout.transient_id == transient.id)).all()
     for cutout in rows:
-        for relative in (cutout.fits_path, cutout.cropped_path):
+        for relative in (cutout.fits_path, separate_crop_file(cutout.cropped_path)):
             if relative:
                 (data_root / relative).unlink(missing_ok=True)
     session.execute(delete(Cutout).where(Cutout.transient_id == transient.id))

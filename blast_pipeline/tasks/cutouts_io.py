@@ -11,6 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from blast_pipeline.db.models import Cutout, Filter
+from blast_pipeline.files import parse_image_section
+from blast_pipeline.science.crop import crop_view
 from blast_pipeline.science.filters import APERTURE_FILTER_PRIORITY, FilterSpec, get_filter
 from blast_pipeline.tasks.fits_storage import image_hdu
 
@@ -39,11 +41,14 @@ def cutouts_with_files(session: Session, transient_id: int) -> dict[str, Cutout]
 def read_image(
     data_root: Path, cutout: Cutout, filter_name: str, cropped: bool = False
 ) -> StoredImage:
-    path = data_root / (
-        cutout.cropped_path if cropped and cutout.cropped_path else cutout.fits_path
-    )
-    with fits.open(path, memmap=False) as hdul:
-        hdu = image_hdu(hdul)
+    """The cutout's image (float64), or with ``cropped`` its crop when it has one: a view of
+    the cutout (only the crop's pixels are read) or, from an earlier version, a file."""
+    relative = cutout.cropped_path if cropped and cutout.cropped_path else cutout.fits_path
+    section = parse_image_section(relative)
+    if section is not None:
+        relative, index, box = section
+    with fits.open(data_root / relative, memmap=section is not None) as hdul:
+        hdu = image_hdu(hdul) if section is None else crop_view(hdul[index], box)
         data, header = hdu.data.astype("float64"), hdu.header.copy()
     return StoredImage(cutout, get_filter(filter_name), data, header, WCS(header).celestial)
 

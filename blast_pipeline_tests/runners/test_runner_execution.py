@@ -4,52 +4,12 @@ the Blast database on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import dagster as dg
-import pytest
 
-from blast_pipeline.db.task_register import initialise_registers, task_statuses
-from blast_pipeline.db.transients import NewTransient, add_transient, get_transient
+from blast_pipeline.db.transients import get_transient
 from blast_pipeline.definitions import build_definitions
 from blast_pipeline.orchestration import process_pending
-from blast_pipeline.resources import BlastResource
 from blast_pipeline.runners.graph import WorkflowGraph
-from blast_pipeline_tests.runners.toy_runners import toy_registry
-
-TASKS = WorkflowGraph.from_runners(toy_registry()).task_names
-
-
-@pytest.fixture
-def instance():
-    with dg.instance_for_test() as inst:
-        yield inst
-
-
-@pytest.fixture
-def blast(tmp_path, database_url):
-    """One run per transient (batch mode has its own tests below)."""
-    return BlastResource(
-        home=str(tmp_path), database_url=database_url, sky="none", workflow_batch_size=1
-    )
-
-
-@pytest.fixture
-def batch_blast(tmp_path, database_url):
-    return BlastResource(
-        home=str(tmp_path), database_url=database_url, sky="none", workflow_batch_size=2
-    )
-
-
-def _add(blast, *names):
-    services = blast.services()
-    with services.database.session() as session:
-        for i, name in enumerate(names):
-            transient = add_transient(session, NewTransient(name, 10.0 + i, -5.0))
-            initialise_registers(session, transient, TASKS)
-
-
-def _statuses(blast, name):
-    with blast.services().database.session() as session:
-        transient = get_transient(session, name)
-        return task_statuses(session, transient), transient.progress, transient.processing_status
+from blast_pipeline_tests.runners.toy_runners import add_toy_transients, toy_registry, toy_state
 
 
 def _materialized(instance, asset):
@@ -57,11 +17,11 @@ def _materialized(instance, asset):
 
 
 def test_processed_materialises_every_asset_and_completes(blast, instance):
-    _add(blast, "2024good")
+    add_toy_transients(blast, "2024good")
     defs = build_definitions(toy_registry(), blast)
     summary = process_pending(defs, instance)
     assert summary.runs == 1 and summary.failed_runs == 0
-    statuses, progress, state = _statuses(blast, "2024good")
+    statuses, progress, state = toy_state(blast, "2024good")
     assert set(statuses.values()) == {"processed"}
     assert (progress, state) == (100, "completed")
     for asset in (
@@ -77,11 +37,11 @@ def test_processed_materialises_every_asset_and_completes(blast, instance):
 
 
 def test_other_status_is_recorded_observed_and_stops_downstream(blast, instance):
-    _add(blast, "2024nohost")
+    add_toy_transients(blast, "2024nohost")
     defs = build_definitions(toy_registry(), blast)
     summary = process_pending(defs, instance)
     assert summary.failed_runs == 0  # a scientific outcome is not a run failure
-    statuses, progress, state = _statuses(blast, "2024nohost")
+    statuses, progress, state = toy_state(blast, "2024nohost")
     assert statuses["Host match"] == "no host match"
     assert statuses["Validate local photometry"] == "not processed"
     assert statuses["Generate thumbnail"] == "processed"
@@ -106,11 +66,11 @@ def test_other_status_is_recorded_observed_and_stops_downstream(blast, instance)
 
 
 def test_exception_records_failed_status_and_fails_the_run_after_retries(blast, instance):
-    _add(blast, "2024boom")
+    add_toy_transients(blast, "2024boom")
     defs = build_definitions(toy_registry(), blast)
     summary = process_pending(defs, instance)
     assert summary.failed_runs == 1
-    statuses, progress, state = _statuses(blast, "2024boom")
+    statuses, progress, state = toy_state(blast, "2024boom")
     assert statuses["Host match"] == "failed"
     assert statuses["Validate local photometry"] == "not processed"
     assert (progress, state) == (100, "blocked")
@@ -126,25 +86,25 @@ def test_exception_records_failed_status_and_fails_the_run_after_retries(blast, 
 
 
 def test_retry_recovers_a_transient_failure(blast, instance):
-    _add(blast, "2024flaky")
+    add_toy_transients(blast, "2024flaky")
     summary = process_pending(build_definitions(toy_registry(), blast), instance)
     assert summary.failed_runs == 0
-    statuses, _, state = _statuses(blast, "2024flaky")
+    statuses, _, state = toy_state(blast, "2024flaky")
     assert statuses["Host match"] == "processed" and state == "completed"
 
 
 def test_custom_failed_status_message(blast, instance):
-    _add(blast, "2024badphot")
+    add_toy_transients(blast, "2024badphot")
     process_pending(build_definitions(toy_registry(), blast), instance)
-    statuses, _, _ = _statuses(blast, "2024badphot")
+    statuses, _, _ = toy_state(blast, "2024badphot")
     assert statuses["Validate local photometry"] == "phot valid failed"
 
 
 def test_time_limit_records_time_limit_exceeded_without_retry(blast, instance):
-    _add(blast, "2024slow")
+    add_toy_transients(blast, "2024slow")
     summary = process_pending(build_definitions(toy_registry(), blast), instance)
     assert summary.failed_runs == 1
-    statuses, _, state = _statuses(blast, "2024slow")
+    statuses, _, state = toy_state(blast, "2024slow")
     assert statuses["Cutout download"] == "time limit exceeded"
     assert statuses["Host match"] == "not processed"
     assert state == "blocked"
@@ -152,7 +112,7 @@ def test_time_limit_records_time_limit_exceeded_without_retry(blast, instance):
 
 def test_failed_work_is_rolled_back(blast, instance):
     """A task that raises leaves nothing half-written (ToyMatch sets a redshift only on success)."""
-    _add(blast, "2024boom", "2024good")
+    add_toy_transients(blast, "2024boom", "2024good")
     process_pending(build_definitions(toy_registry(), blast), instance)
     with blast.services().database.session() as session:
         assert get_transient(session, "2024boom").redshift is None
@@ -160,7 +120,7 @@ def test_failed_work_is_rolled_back(blast, instance):
 
 
 def test_sensor_adds_partitions_and_requests_each_transient_once(blast, instance):
-    _add(blast, "2024aaa", "2024bbb", "2024ccc")
+    add_toy_transients(blast, "2024aaa", "2024bbb", "2024ccc")
     defs = build_definitions(toy_registry(), blast)
     sensor = defs.resolve_sensor_def("new_transients_sensor")
     result = sensor(dg.build_sensor_context(instance=instance, resources={"blast": blast}))
@@ -169,7 +129,7 @@ def test_sensor_adds_partitions_and_requests_each_transient_once(blast, instance
     assert result.dynamic_partitions_requests[0].partition_keys == ["2024aaa", "2024bbb", "2024ccc"]
     again = sensor(dg.build_sensor_context(instance=instance, resources={"blast": blast}))
     assert isinstance(again, dg.SkipReason)
-    _add(blast, "2024ddd")
+    add_toy_transients(blast, "2024ddd")
     third = sensor(dg.build_sensor_context(instance=instance, resources={"blast": blast}))
     assert [r.partition_key for r in third.run_requests] == ["2024ddd"]
 
@@ -178,7 +138,7 @@ def test_reprocess_from_a_task_runs_only_that_task_and_downstream(blast, instanc
     from blast_pipeline.db.task_register import reset_tasks
     from blast_pipeline.db.workflow_requests import request_workflow
 
-    _add(blast, "2024again")
+    add_toy_transients(blast, "2024again")
     defs = build_definitions(toy_registry(), blast)
     process_pending(defs, instance)
     graph = WorkflowGraph.from_runners(toy_registry())
@@ -199,7 +159,7 @@ def test_reprocess_from_a_task_runs_only_that_task_and_downstream(blast, instanc
 def test_batch_mode_gives_each_transient_its_own_statuses(batch_blast, instance):
     """Three transients in two batch runs: a failure and a 'no host match' stay with their
     transient; the others complete; events land on each asset partition."""
-    _add(batch_blast, "2024good", "2024boom", "2024nohost")
+    add_toy_transients(batch_blast, "2024good", "2024boom", "2024nohost")
     defs = build_definitions(toy_registry(), batch_blast)
     sensor = defs.resolve_sensor_def("new_transients_sensor")
     result = sensor(dg.build_sensor_context(instance=instance, resources={"blast": batch_blast}))
@@ -233,12 +193,12 @@ def test_batch_mode_gives_each_transient_its_own_statuses(batch_blast, instance)
     assert summary["transients"] == 2 and summary["task_errors"] == 1
     assert summary["failed_transients"] == "2024boom"
     assert summary["task_seconds"] > 0 and summary["event_log_seconds"] > 0
-    good, _, good_state = _statuses(batch_blast, "2024good")
+    good, _, good_state = toy_state(batch_blast, "2024good")
     assert set(good.values()) == {"processed"} and good_state == "completed"
-    boom, _, boom_state = _statuses(batch_blast, "2024boom")
+    boom, _, boom_state = toy_state(batch_blast, "2024boom")
     assert boom["Host match"] == "failed" and boom_state == "blocked"
     assert boom["Validate local photometry"] == "not processed"
-    nohost, _, _ = _statuses(batch_blast, "2024nohost")
+    nohost, _, _ = toy_state(batch_blast, "2024nohost")
     assert nohost["Host match"] == "no host match"
     assert _materialized(instance, "host_match") == {"2024good", "2024nohost"}
     assert _materialized(instance, "cutout_download") == {"2024good", "2024boom", "2024nohost"}
@@ -261,16 +221,16 @@ def test_batch_mode_gives_each_transient_its_own_statuses(batch_blast, instance)
 
 
 def test_batch_mode_retries_in_process(batch_blast, instance):
-    _add(batch_blast, "2024flaky", "2024good")
+    add_toy_transients(batch_blast, "2024flaky", "2024good")
     summary = process_pending(build_definitions(toy_registry(), batch_blast), instance)
     assert summary.runs == 1 and summary.failed_runs == 0
     assert sorted(summary.transients) == ["2024flaky", "2024good"]
-    statuses, _, state = _statuses(batch_blast, "2024flaky")
+    statuses, _, state = toy_state(batch_blast, "2024flaky")
     assert statuses["Host match"] == "processed" and state == "completed"
 
 
 def test_a_single_waiting_transient_gets_its_own_run_even_in_batch_mode(batch_blast, instance):
-    _add(batch_blast, "2024solo")
+    add_toy_transients(batch_blast, "2024solo")
     defs = build_definitions(toy_registry(), batch_blast)
     sensor = defs.resolve_sensor_def("new_transients_sensor")
     result = sensor(dg.build_sensor_context(instance=instance, resources={"blast": batch_blast}))
@@ -293,7 +253,7 @@ def test_a_partition_without_a_transient_fails_at_once_without_retries(blast, in
 def test_ui_materialisation_has_the_per_transient_semantics(blast, instance):
     """The asset page's Materialize runs Dagster's implicit asset job: the same steps, so the
     same statuses and events as the sensor's per-transient job."""
-    _add(blast, "2024nohost", "2024good")
+    add_toy_transients(blast, "2024nohost", "2024good")
     defs = build_definitions(toy_registry(), blast)
     instance.add_dynamic_partitions("transients", ["2024nohost", "2024good"])
     for name in ("2024nohost", "2024good"):
@@ -301,7 +261,7 @@ def test_ui_materialisation_has_the_per_transient_semantics(blast, instance):
             instance=instance, partition_key=name, raise_on_error=False
         )
         assert result.success
-    assert _statuses(blast, "2024nohost")[0]["Host match"] == "no host match"
-    assert _statuses(blast, "2024good")[2] == "completed"
+    assert toy_state(blast, "2024nohost")[0]["Host match"] == "no host match"
+    assert toy_state(blast, "2024good")[2] == "completed"
     assert _materialized(instance, "host_match") == {"2024nohost", "2024good"}
     assert _materialized(instance, "validate_local_photometry") == {"2024good"}

@@ -8,12 +8,11 @@ import time
 from datetime import timedelta
 
 import dagster as dg
-import pytest
 from sqlalchemy import event, text
 
 from blast_pipeline.db.models import RunHeartbeat, utcnow
-from blast_pipeline.db.task_register import initialise_registers, set_status, task_statuses
-from blast_pipeline.db.transients import NewTransient, add_transient, get_transient
+from blast_pipeline.db.task_register import set_status
+from blast_pipeline.db.transients import get_transient
 from blast_pipeline.definitions import build_definitions
 from blast_pipeline.orchestration import process_pending
 from blast_pipeline.resources import BlastResource
@@ -23,42 +22,21 @@ from blast_pipeline.runners.graph import WorkflowGraph
 from blast_pipeline.runners.reset import reset_and_request
 from blast_pipeline.statuses import PROCESSED
 from blast_pipeline.system.retrigger import sweep
-from blast_pipeline_tests.runners.toy_runners import ToyDownload, ToyMatch, toy_registry
+from blast_pipeline_tests.runners.toy_runners import (
+    ToyDownload,
+    ToyMatch,
+    add_toy_transients,
+    toy_registry,
+    toy_state,
+)
 from blast_pipeline_tests.system.system_helpers import add_run
 
 GRAPH = WorkflowGraph.from_runners(toy_registry())
-TASKS = GRAPH.task_names
-
-
-@pytest.fixture
-def instance():
-    with dg.instance_for_test() as inst:
-        yield inst
-
-
-@pytest.fixture
-def blast(tmp_path, database_url):
-    return BlastResource(
-        home=str(tmp_path), database_url=database_url, sky="none", workflow_batch_size=1
-    )
-
-
-def _add(blast, *names):
-    with blast.services().database.session() as session:
-        for i, name in enumerate(names):
-            transient = add_transient(session, NewTransient(name, 10.0 + i, -5.0))
-            initialise_registers(session, transient, TASKS)
-
-
-def _state(blast, name):
-    with blast.services().database.session() as session:
-        transient = get_transient(session, name)
-        return task_statuses(session, transient), transient.progress, transient.processing_status
 
 
 def test_two_sensors_ticking_at_the_same_instant_launch_each_transient_once(blast, instance):
     names = [f"2024r{i:02d}" for i in range(12)]
-    _add(blast, *names)
+    add_toy_transients(blast, *names)
     defs = build_definitions(toy_registry(), blast)
     sensor = defs.resolve_sensor_def("new_transients_sensor")
     barrier = threading.Barrier(2)
@@ -85,7 +63,7 @@ def test_two_sensors_ticking_at_the_same_instant_launch_each_transient_once(blas
 
 def test_a_task_claimed_by_one_run_is_not_run_by_another(blast):
     """Two runs reaching the same task at once: one runs it, the other is told it is taken."""
-    _add(blast, "2024twice")
+    add_toy_transients(blast, "2024twice")
     services = blast.services()
     started, release, calls = threading.Event(), threading.Event(), []
 
@@ -114,7 +92,7 @@ def test_failure_is_recorded_while_the_database_is_locked(tmp_path):
     failed status is still recorded (own short transaction, retried), not left "processing"."""
     url = f"sqlite:///{tmp_path / 'blast.sqlite'}"
     blast = BlastResource(home=str(tmp_path), database_url=url, sky="none")
-    _add(blast, "2024locked")
+    add_toy_transients(blast, "2024locked")
     services = blast.services()
 
     @event.listens_for(services.database.engine, "connect")
@@ -143,7 +121,7 @@ def test_failure_is_recorded_while_the_database_is_locked(tmp_path):
 
     outcome = run_task(LockedOut(), "2024locked", services, GRAPH)
     assert outcome.failed and outcome.status == "failed"
-    statuses, progress, state = _state(blast, "2024locked")
+    statuses, progress, state = toy_state(blast, "2024locked")
     assert statuses["Cutout download"] == "failed"
     assert (progress, state) == (100, "blocked")
 
@@ -152,7 +130,7 @@ def test_periodic_retrigger_keeps_failed_and_manual_retrigger_resets_it(
     blast, instance, monkeypatch
 ):
     monkeypatch.setenv("BLAST_LAUNCH_GRACE_SECONDS", "0")
-    _add(blast, "2024boom")
+    add_toy_transients(blast, "2024boom")
     defs = build_definitions(toy_registry(), blast)
     first = process_pending(defs, instance)
     assert first.failed_tasks == ["Host match on 2024boom"]
@@ -164,7 +142,7 @@ def test_periodic_retrigger_keeps_failed_and_manual_retrigger_resets_it(
     again = process_pending(defs, instance)
     # the stalled thumbnail ran; the failed match was kept and not run again
     assert again.runs == 1 and again.failed_tasks == []
-    statuses, progress, state = _state(blast, "2024boom")
+    statuses, progress, state = toy_state(blast, "2024boom")
     assert statuses["Host match"] == "failed" and statuses["Generate thumbnail"] == "processed"
     assert (progress, state) == (100, "blocked")
     with services.database.session() as session:  # blast-pipeline retrigger NAME
@@ -172,16 +150,16 @@ def test_periodic_retrigger_keeps_failed_and_manual_retrigger_resets_it(
             session, GRAPH, get_transient(session, "2024boom"), services.data_root, "manual"
         )
     assert reset == ["Host match"]
-    assert _state(blast, "2024boom")[1] < 100  # progress recomputed at once
+    assert toy_state(blast, "2024boom")[1] < 100  # progress recomputed at once
     third = process_pending(defs, instance)
     assert third.failed_tasks == ["Host match on 2024boom"]  # it ran again
 
 
 def test_materialising_one_asset_reruns_it_and_marks_what_depends_on_it(blast, instance):
-    _add(blast, "2024manual")
+    add_toy_transients(blast, "2024manual")
     defs = build_definitions(toy_registry(), blast)
     process_pending(defs, instance)
-    assert _state(blast, "2024manual")[2] == "completed"
+    assert toy_state(blast, "2024manual")[2] == "completed"
     job = defs.resolve_job_def("transient_workflow")
     result = job.execute_in_process(
         instance=instance,
@@ -194,14 +172,14 @@ def test_materialising_one_asset_reruns_it_and_marks_what_depends_on_it(blast, i
         e.asset_key.to_user_string() for e in result.all_events if e.is_step_materialization
     ]
     assert materialised == ["host_match"]  # re-run although it was "processed"
-    statuses, progress, state = _state(blast, "2024manual")
+    statuses, progress, state = toy_state(blast, "2024manual")
     assert statuses["Host match"] == "processed"
     assert statuses["Validate local photometry"] == "not processed"  # marked for re-run
     assert (progress, state) == (75, "processing")
 
 
 def test_a_run_whose_heartbeat_stopped_is_failed_and_its_transient_retriggered(blast, instance):
-    _add(blast, "2024dead", "2024alive")
+    add_toy_transients(blast, "2024dead", "2024alive")
     services = blast.services()
     with services.database.session() as session:
         for name in ("2024dead", "2024alive"):
@@ -222,12 +200,12 @@ def test_a_run_whose_heartbeat_stopped_is_failed_and_its_transient_retriggered(b
     )
     assert instance.get_run_by_id(alive).status == dg.DagsterRunStatus.STARTED
     assert report.retriggered == ["2024dead"]  # at once, without waiting for the launch grace
-    assert _state(blast, "2024dead")[0]["Cutout download"] == "not processed"
-    assert _state(blast, "2024alive")[0]["Cutout download"] == "processing"
+    assert toy_state(blast, "2024dead")[0]["Cutout download"] == "not processed"
+    assert toy_state(blast, "2024alive")[0]["Cutout download"] == "processing"
 
 
 def test_sensor_waits_while_the_disk_is_low_and_resumes(blast, instance, monkeypatch):
-    _add(blast, "2024disk")
+    add_toy_transients(blast, "2024disk")
     defs = build_definitions(toy_registry(), blast)
     sensor = defs.resolve_sensor_def("new_transients_sensor")
     monkeypatch.setenv("BLAST_MIN_FREE_DISK_GB", "1000000000")
@@ -242,7 +220,7 @@ def test_sensor_waits_while_the_disk_is_low_and_resumes(blast, instance, monkeyp
 def test_concurrent_upserts_of_one_aperture_do_not_collide(blast):
     from blast_pipeline.tasks.apertures import upsert_aperture
 
-    _add(blast, "2024aper")
+    add_toy_transients(blast, "2024aper")
     services = blast.services()
     with services.database.session() as session:
         transient_id = get_transient(session, "2024aper").id
@@ -278,8 +256,32 @@ def test_concurrent_upserts_of_one_aperture_do_not_collide(blast):
 
 
 def test_match_failure_is_recorded_as_the_task_own_failed_status(blast):
-    _add(blast, "2024boom")
+    add_toy_transients(blast, "2024boom")
     services = blast.services()
     run_task(ToyDownload(), "2024boom", services, GRAPH)
     outcome = run_task(ToyMatch(), "2024boom", services, GRAPH, sleep=lambda s: None)
     assert outcome.failed and outcome.attempts == 3 and outcome.status == "failed"
+
+
+def test_a_download_waits_for_free_space_and_resumes_by_itself(blast, monkeypatch):
+    """A task that writes large files waits (without running) while the disk is below
+    BLAST_MIN_FREE_DISK_GB, and runs once space returns; no operator step."""
+    add_toy_transients(blast, "2024space")
+    ran, waits = [], []
+
+    class Download(ToyDownload):
+        writes_files = True
+
+        def _run_process(self, transient, context):
+            ran.append(len(waits))
+            return PROCESSED
+
+    def sleep(seconds):
+        waits.append(seconds)
+        if len(waits) == 2:  # space returns while the task waits
+            monkeypatch.setenv("BLAST_MIN_FREE_DISK_GB", "0")
+
+    monkeypatch.setenv("BLAST_MIN_FREE_DISK_GB", "1000000000")
+    outcome = run_task(Download(), "2024space", blast.services(), GRAPH, sleep=sleep)
+    assert outcome.status == PROCESSED
+    assert ran == [2] and waits == [10.0, 10.0]  # it ran only after the space came back

@@ -1,11 +1,15 @@
-"""Small runners whose outcome depends on the transient's name, to exercise every path."""
+"""Small runners whose outcome depends on the transient's name, to exercise every path, and the
+helpers the runner tests share (adding toy transients, reading their state)."""
 
 from __future__ import annotations
 
 import os
 import time
 
+from blast_pipeline.db.task_register import initialise_registers, task_statuses
+from blast_pipeline.db.transients import NewTransient, add_transient, get_transient
 from blast_pipeline.runners.base import Retry, SystemTaskRunner, TransientTaskRunner
+from blast_pipeline.runners.graph import WorkflowGraph
 from blast_pipeline.statuses import PROCESSED
 
 
@@ -97,3 +101,21 @@ class ToyIngest(SystemTaskRunner):
 
 def toy_registry():
     return [ToyDownload(), ToyMatch(), ToyPhotometry(), ToyThumbnail(), ToyCleanup(), ToyIngest()]
+
+
+TOY_TASKS = WorkflowGraph.from_runners(toy_registry()).task_names
+
+
+def add_toy_transients(blast, *names: str) -> None:
+    """Transients (the name picks each toy runner's outcome) with "not processed" registers."""
+    with blast.services().database.session() as session:
+        for i, name in enumerate(names):
+            transient = add_transient(session, NewTransient(name, 10.0 + i, -5.0))
+            initialise_registers(session, transient, TOY_TASKS)
+
+
+def toy_state(blast, name: str) -> tuple[dict[str, str], int, str]:
+    """(task -> status, progress, processing status) of one transient."""
+    with blast.services().database.session() as session:
+        transient = get_transient(session, name)
+        return task_statuses(session, transient), transient.progress, transient.processing_status

@@ -13,7 +13,7 @@ from phot_synthetic import HOST_DEC, HOST_RA, sersic_image
 from photutils.aperture import SkyCircularAperture, SkyEllipticalAperture
 
 from blast_pipeline.science.cosmology import angular_size_arcsec
-from blast_pipeline.science.crop import crop_cutout, crop_size_pixels, pixel_scale_arcsec
+from blast_pipeline.science.crop import crop_box, crop_size_pixels, crop_view, pixel_scale_arcsec
 from blast_pipeline.science.thumbnails import render_thumbnail_png, shrink_png
 
 SN_RA, SN_DEC = HOST_RA + 4 / 3600, HOST_DEC + 2 / 3600
@@ -22,6 +22,34 @@ SN_RA, SN_DEC = HOST_RA + 4 / 3600, HOST_DEC + 2 / 3600
 def _hdu():
     image = sersic_image(amplitude=5.0, seed=3, pixel_arcsec=0.4)
     return image.hdu(EXPTIME=53.9, BUNIT="nanomaggy", OBJECT="2010H")
+
+
+def crop_cutout(hdu, ra, dec, size):
+    """The crop as the crop task records it (a box) and the readers read it (a view)."""
+    box = crop_box(hdu.data.shape, WCS(hdu.header), ra, dec, size)
+    return None if box is None else crop_view(hdu, box)
+
+
+def test_crop_view_equals_blast_cutout2d_and_reads_only_its_tiles(tmp_path):
+    """Blast crops with ``Cutout2D`` (trim mode); the view of a compressed file gives the same
+    pixels and WCS, also trimmed at an edge."""
+    from astropy.nddata import Cutout2D
+
+    from blast_pipeline.tasks.fits_storage import image_hdu, write_image
+
+    hdu = _hdu()
+    path = tmp_path / "cutout.fits"
+    write_image(hdu, path)
+    for ra, dec, size in ((SN_RA, SN_DEC, 101), (HOST_RA + 20 / 3600, HOST_DEC, 160)):
+        position = WCS(hdu.header).world_to_pixel(SkyCoord(ra * u.deg, dec * u.deg))
+        blast = Cutout2D(hdu.data, position, (size, size), wcs=WCS(hdu.header))
+        with fits.open(path) as hdul:
+            stored = image_hdu(hdul)
+            box = crop_box(hdu.data.shape, WCS(stored.header), ra, dec, size)
+            view = crop_view(stored, box)
+        np.testing.assert_array_equal(view.data, blast.data)
+        np.testing.assert_allclose(WCS(view.header).wcs.crpix, blast.wcs.wcs.crpix)
+        assert WCS(view.header).wcs.crval.tolist() == blast.wcs.wcs.crval.tolist()
 
 
 def test_crop_is_a_new_centred_hdu_and_leaves_the_input_alone():

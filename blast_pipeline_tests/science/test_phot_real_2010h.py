@@ -15,7 +15,7 @@ from photutils.aperture import aperture_photometry
 
 from blast_pipeline.science.apertures import match_host_source, psf_matched_aperture
 from blast_pipeline.science.background import ImageAnalysis
-from blast_pipeline.science.crop import crop_cutout, crop_size_pixels
+from blast_pipeline.science.crop import crop_box, crop_size_pixels, crop_view
 from blast_pipeline.science.filters import get_filter
 from blast_pipeline.science.photometry import measure_aperture_photometry
 from blast_pipeline.science.validation import is_contaminated
@@ -107,7 +107,7 @@ def test_contamination_crop_on_the_real_image(global_aperture):
         wcs, SN_RA, SN_DEC, redshift=Z, host_ra_dec=(HOST_RA, HOST_DEC), aperture=match.sky_aperture
     )
     assert 100 <= size <= 900
-    cropped = crop_cutout(hdu, SN_RA, SN_DEC, size)
+    cropped = crop_view(hdu, crop_box(hdu.data.shape, wcs, SN_RA, SN_DEC, size))
     assert cropped.data.shape[0] <= size and hdu.data.shape == (900, 900)
     x, y = WCS(cropped.header).world_to_pixel(SkyCoord(SN_RA * u.deg, SN_DEC * u.deg))
     ny, nx = cropped.data.shape

@@ -15,9 +15,10 @@ from sqlalchemy import select
 from tasks2_world import NAME, TRANSIENT_DEC, TRANSIENT_RA, make_world, survey_image
 
 from blast_pipeline.db.models import Cutout
+from blast_pipeline.files import parse_image_section
 from blast_pipeline.runners.base import MarkdownText
 from blast_pipeline.science.background import ImageAnalysis
-from blast_pipeline.tasks.fits_storage import image_hdu
+from blast_pipeline.tasks.cutouts_io import read_image
 from blast_pipeline.tasks.image_cache import IMAGE_CACHE, ImageAnalysisCache
 
 CHAIN = (
@@ -60,25 +61,30 @@ def test_chain_crop_and_final_thumbnail(tmp_path, database_url):
     assert _digests(world) == originals  # the downloaded files are untouched
     cutouts = _cutouts(world)
     for name, (fits_path, cropped_path) in cutouts.items():
-        assert cropped_path == f"cropped/{NAME}/{fits_path.split('/', 2)[2]}"
-        with fits.open(world.data_root / cropped_path) as hdul:
-            data, header = image_hdu(hdul).data, image_hdu(hdul).header
-        assert data.shape <= fits.getdata(world.data_root / fits_path).shape
+        # a view of the cutout (CFITSIO image section), not a second copy of its pixels
+        path, index, box = parse_image_section(cropped_path)
+        assert path == fits_path and index in (0, 1)  # uncompressed here; compressed: 1
+        with world.services.database.session() as session:
+            cutout = session.scalar(select(Cutout).where(Cutout.fits_path == fits_path))
+            image = read_image(world.data_root, cutout, name, cropped=True)
+        data, header = image.data, image.header
+        full = fits.getdata(world.data_root / fits_path)
+        assert data.shape <= full.shape
+        np.testing.assert_array_equal(data, full[box])
         assert header["EXPTIME"] == 100.0  # survey keywords kept
         # centred on the transient (trimmed at the edges when larger than the image)
         x, y = WCS(header).world_to_pixel(SkyCoord(TRANSIENT_RA * u.deg, TRANSIENT_DEC * u.deg))
         if name == "PanSTARRS_g":
             assert x == pytest.approx((data.shape[1] - 1) / 2, abs=1.0)
             assert y == pytest.approx((data.shape[0] - 1) / 2, abs=1.0)
+            # PanSTARRS: 2 x the global aperture extent + 100 px, smaller than the 256 px cutout
+            assert data.shape[0] == data.shape[1] and 150 < data.shape[0] < 256
         assert 0 < x < data.shape[1] and 0 < y < data.shape[0], name
-    # PanSTARRS: 2 x the global aperture extent + 100 px, smaller than the 256 px cutout
-    g_shape = fits.getdata(world.data_root / cutouts["PanSTARRS_g"][1]).shape
-    assert g_shape[0] == g_shape[1] and 150 < g_shape[0] < 256
+    assert not (world.data_root / "cropped").exists()  # no crop files
 
-    # re-running the crop rewrites the same files
+    # re-running the crop records the same views
     assert world.run_ready(CROP).status == "processed"
     assert _cutouts(world) == cutouts
-    assert len(list((world.data_root / "cropped").rglob("*.fits"))) == 3
     assert _digests(world) == originals
 
     outcome = world.run_ready(FINAL)

@@ -25,3 +25,15 @@ def celery_defs() -> dg.Definitions:
 
 def workflow_job() -> dg.JobDefinition:
     return celery_defs().resolve_job_def("transient_workflow")
+
+
+if __name__ == "__main__":
+    # `python -m blast_pipeline_tests.runners.celery_defs PARTITION`: one workflow run of the toy
+    # job on the Celery executor, in its own process (a test can wait on it, or kill it)
+    import sys
+
+    with dg.DagsterInstance.get() as instance:
+        result = dg.execute_job(
+            dg.reconstructable(workflow_job), instance, tags={"dagster/partition": sys.argv[1]}
+        )
+    sys.exit(0 if result.success else 1)

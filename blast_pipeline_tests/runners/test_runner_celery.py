@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
 
 import dagster as dg
 import pytest
+from sqlalchemy import func, select
 
+from blast_pipeline.db.models import Alias, TaskRegister
 from blast_pipeline.db.task_register import initialise_registers, task_statuses
 from blast_pipeline.db.transients import NewTransient, add_transient, get_transient
+from blast_pipeline.definitions import celery_config_source
 from blast_pipeline.resources import BlastResource
 from blast_pipeline.runners.graph import WorkflowGraph
 from blast_pipeline_tests.celery_workers import (
@@ -31,6 +36,8 @@ def toy_celery(tmp_path, monkeypatch, celery_workers):  # noqa: F811
     """Broker databases, a Dagster instance, the toy registry's database; yields
     ``(workers, blast, broker)``."""
     broker, backend = redis_urls()
+    # a killed worker's step goes back to the queue after 30 s (production: 4000 s)
+    monkeypatch.setenv("BLAST_CELERY_VISIBILITY_TIMEOUT_SECONDS", "30")
     home, dagster_home = tmp_path / "home", tmp_path / "dagster_home"
     dagster_home.mkdir()
     (dagster_home / "dagster.yaml").write_text(
@@ -49,11 +56,30 @@ def toy_celery(tmp_path, monkeypatch, celery_workers):  # noqa: F811
     monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
     # the instance's SQLite storage exists before a worker opens it (no creation race)
     dg.DagsterInstance.get().dispose()
-    workers = celery_workers(env, write_celery_yaml(tmp_path / "celery.yaml", broker, backend))
+    celery_yaml = write_celery_yaml(
+        tmp_path / "celery.yaml",
+        broker,
+        backend,
+        # loaded before the pool forks: a worker's first step does not pay the imports
+        include=("blast_pipeline_tests.runners.celery_defs",),
+        **celery_config_source(env),
+    )
+    workers = celery_workers(env, celery_yaml)
     yield workers, BlastResource(home=str(home), sky="none"), broker
     workers.stop_all()
     flush_redis(broker)
     flush_redis(backend)
+
+
+def _start_run(workers, tmp_path, name: str, *job: str) -> subprocess.Popen:
+    """A workflow run of the toy job on the Celery executor, in its own process."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "blast_pipeline_tests.runners.celery_defs", name, *job],
+        cwd=ROOT,
+        env=workers.env,
+        stdout=(tmp_path / "run.log").open("w"),
+        stderr=subprocess.STDOUT,
+    )
 
 
 def _add(blast: BlastResource, name: str) -> None:
@@ -120,13 +146,7 @@ def test_a_sed_step_waits_for_a_worker_of_the_sed_queue(toy_celery, tmp_path):
     sed_step = ToyPhotometry().asset_name
     _add(blast, name)
     workers.start("dagster", "dagster")
-    run = subprocess.Popen(
-        [sys.executable, "-m", "blast_pipeline_tests.runners.celery_defs", name],
-        cwd=ROOT,
-        env=workers.env,
-        stdout=(tmp_path / "run.log").open("w"),
-        stderr=subprocess.STDOUT,
-    )
+    run = _start_run(workers, tmp_path, name)
     try:
         # the steps before it ran on the dagster worker; the SED step's message waits in `sed`
         wait_for(
@@ -151,3 +171,48 @@ def test_a_sed_step_waits_for_a_worker_of_the_sed_queue(toy_celery, tmp_path):
     assert set(_statuses(blast, name).values()) == {"processed"}
     with dg.DagsterInstance.get() as instance:
         assert _workers_of(instance, sed_step) == {"sed"}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(420)
+def test_a_worker_killed_mid_task_is_replaced_and_the_step_runs_again(toy_celery, tmp_path):
+    """SIGKILL of a whole worker (main process and pool) while a step runs: the message was not
+    acknowledged (acks late), the broker gives it to the next worker after the visibility
+    timeout, the step re-claims its task; no half-written or duplicated rows, the run succeeds."""
+    from blast_pipeline_tests.runners.celery_defs import BLOCK_MARKER
+
+    workers, blast, _ = toy_celery
+    name = "2024killed"
+    _add(blast, name)
+    root = blast.services().data_root
+    (root / BLOCK_MARKER).write_text("")
+    first = workers.start("dagster,sed", "first")
+    run = _start_run(workers, tmp_path, name, "blocking")
+    try:
+        wait_for(
+            lambda: (root / "blocked").exists(),
+            180,
+            what="the blocking step to start",
+            on_timeout=workers.logs,
+        )
+        assert _statuses(blast, name)["Host match"] == "processing"
+        os.killpg(first.pid, signal.SIGKILL)
+        killed_at = time.monotonic()
+        first.wait(timeout=10)
+        (root / BLOCK_MARKER).unlink()
+        # the dead delivery's work: the claim only (row and status roll back with its transaction)
+        with blast.services().database.session() as session:
+            assert session.scalar(select(func.count()).select_from(Alias)) == 0
+        workers.start("dagster,sed", "second")
+        assert run.wait(timeout=300) == 0, (tmp_path / "run.log").read_text() + workers.logs()
+        recovery = time.monotonic() - killed_at
+    finally:
+        if run.poll() is None:
+            run.kill()
+    print(f"recovered {recovery:.0f} s after the kill")
+    assert set(_statuses(blast, name).values()) == {"processed"}
+    with blast.services().database.session() as session:
+        aliases = session.scalars(select(Alias.alias)).all()
+        claims = session.scalars(select(TaskRegister.claim).where(TaskRegister.claim.is_not(None)))
+        assert aliases == [f"{name}-alias"] and list(claims) == []
+    assert (root / "aliases" / f"{name}.txt").read_text() == "whole"

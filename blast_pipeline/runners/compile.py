@@ -15,6 +15,7 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -328,18 +329,9 @@ def _batch_stage_op(
         services = blast.services()
         ensure_run_heartbeat(context.instance, services.database, context.run_id)
 
-        def token(runner: TransientTaskRunner, transient: str) -> str:
-            return step_claim_token(context.run_id, name, runner.task_name, transient)
-
+        token = partial(step_claim_token, context.run_id, name)
         summary = process_transient_batch(
-            names,
-            runners,
-            services,
-            graph,
-            context.log,
-            on_outcome=report,
-            slot=slot,
-            claim_token=token,
+            names, runners, services, graph, context.log, report, slot, token
         )
         context.add_output_metadata(
             {

@@ -36,8 +36,6 @@ def toy_celery(tmp_path, monkeypatch, celery_workers):  # noqa: F811
     """Broker databases, a Dagster instance, the toy registry's database; yields
     ``(workers, blast, broker)``."""
     broker, backend = redis_urls()
-    # a killed worker's step goes back to the queue after 30 s (production: 4000 s)
-    monkeypatch.setenv("BLAST_CELERY_VISIBILITY_TIMEOUT_SECONDS", "30")
     home, dagster_home = tmp_path / "home", tmp_path / "dagster_home"
     dagster_home.mkdir()
     (dagster_home / "dagster.yaml").write_text(
@@ -182,6 +180,21 @@ def test_a_worker_killed_mid_task_is_replaced_and_the_step_runs_again(toy_celery
     from blast_pipeline_tests.runners.celery_defs import BLOCK_MARKER
 
     workers, blast, _ = toy_celery
+    # a killed worker's step goes back to the queue after 90 s (production: 4000 s); longer
+    # than any toy step on this loaded machine (a worker's first step can take 40 s), or a
+    # step still running would be delivered twice
+    workers.env["BLAST_CELERY_VISIBILITY_TIMEOUT_SECONDS"] = "90"
+    broker, backend = (
+        workers.env["BLAST_TEST_CELERY_BROKER"],
+        workers.env["BLAST_TEST_CELERY_BACKEND"],
+    )
+    write_celery_yaml(
+        workers.celery_yaml,
+        broker,
+        backend,
+        include=("blast_pipeline_tests.runners.celery_defs",),
+        **celery_config_source(workers.env),
+    )
     name = "2024killed"
     _add(blast, name)
     root = blast.services().data_root

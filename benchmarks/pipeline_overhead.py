@@ -10,6 +10,11 @@ on every mode alike; each mode has its own Blast home and Dagster instance for t
 
     .venv/bin/python benchmarks/pipeline_overhead.py --n 100
     .venv/bin/python benchmarks/pipeline_overhead.py --n 100 --storage postgres
+    .venv/bin/python benchmarks/pipeline_overhead.py --n 100 --profile production --modes plain,batch
+
+--profile production: both databases on PostgreSQL, the Dagster runs' steps on Celery workers
+(`-q dagster` and `-q sed`, started and stopped by the script); the plain loop then also writes
+to PostgreSQL. One Dagster mode at a time there (the workers serve one Blast home).
 
 Last line: RESULT overhead_ratio=<b1/a> overhead_ratio_per_transient_runs=<b2/a> ...
 """
@@ -17,7 +22,10 @@ Last line: RESULT overhead_ratio=<b1/a> overhead_ratio_per_transient_runs=<b2/a>
 from __future__ import annotations
 
 import argparse
+import importlib
+import os
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -30,6 +38,7 @@ from pathlib import Path
 
 import dagster as dg
 from _common import geometry_line, pg_admin, register_transients, run_transient
+from _production import add_production_arguments, production_profile
 
 from blast_pipeline.definitions import build_definitions
 from blast_pipeline.files import transient_dir
@@ -103,6 +112,20 @@ def make_mode(mode: str, home: Path, args: argparse.Namespace, stack: ExitStack)
         cutout_fov_arcsec=args.fov,
         workflow_batch_size=batch_size,
     )
+    if args.profile == "production" and mode != "plain":
+        return production_mode(home, args, stack)
+    if args.profile == "production":  # the plain loop writes to PostgreSQL too
+        name = f"bench_plain_{uuid.uuid4().hex[:8]}"
+        pg_admin(args.pg_host, args.pg_port, f'CREATE DATABASE "{name}"')
+        stack.callback(
+            pg_admin, args.pg_host, args.pg_port, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+        )
+        blast = BlastResource(
+            home=str(home),
+            sky_seed=args.seed,
+            cutout_fov_arcsec=args.fov,
+            database_url=f"{args.pg_url}/{name}",
+        )
     services = blast.services()
     if mode == "plain":
         graph = WorkflowGraph.from_runners(TASK_RUNNERS)
@@ -128,6 +151,37 @@ def make_mode(mode: str, home: Path, args: argparse.Namespace, stack: ExitStack)
     return Mode(services, process_dagster, lambda: batch_task_seconds(instance, run_ids))
 
 
+def production_mode(home: Path, args: argparse.Namespace, stack: ExitStack) -> Mode:
+    """Batch (or per-transient) runs of the registry's job, executed from this process as
+    ``blast-pipeline process`` does, their steps on the profile's Celery workers."""
+    os.environ.update(
+        {
+            "BLAST_HOME": str(home),
+            "BLAST_SKY_SEED": str(args.seed),
+            "BLAST_CUTOUT_FOV_ARCSEC": str(args.fov),
+            "BLAST_WORKFLOW_BATCH_SIZE": str(1 if "single" in args.modes else args.batch_size),
+        }
+    )
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ.update(stack.enter_context(production_profile(home.parent, args)))
+    import blast_pipeline.definitions
+
+    importlib.reload(blast_pipeline.definitions)  # the registry's executor is now Celery
+    from blast_pipeline.resources import blast_resource_from_env
+
+    services = blast_resource_from_env(resolve=True).services()
+    instance = stack.enter_context(dg.DagsterInstance.get())
+    run_ids: list[str] = []
+
+    def process_dagster(block: list[SimulatedTransient]) -> None:
+        summary = process_pending(instance=instance)
+        if summary.failed_runs:
+            print(f"  production: {summary}")
+        run_ids.extend(summary.run_ids)
+
+    return Mode(services, process_dagster, lambda: batch_task_seconds(instance, run_ids))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20)
@@ -140,10 +194,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--modes", default=",".join(MODES), help="comma-separated subset of plain,batch,single"
     )
+    add_production_arguments(parser)
     args = parser.parse_args(argv)
     modes = tuple(m for m in MODES if m in args.modes.split(","))
     if "plain" not in modes or len(modes) < 2:
         parser.error("--modes needs plain and at least one of batch, single")
+    if args.profile == "production":
+        if len(modes) != 2:
+            parser.error("--profile production takes plain and one of batch, single")
+        args.storage = "postgres"
+    # a time limit's SIGTERM (or ^C) must still stop the workers and drop the databases
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda number, _frame: sys.exit(128 + number))
     print(
         f"{geometry_line(args.fov)}; {len(TASK_RUNNERS)} runners; Dagster storage "
         f"{args.storage}; blocks of {args.batch_size} transients, modes alternating"
@@ -197,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         "RESULT "
         + " ".join(f"{k}={v:.3f}" for k, v in fields.items() if v is not None)
-        + f" n={args.n} storage={args.storage}"
+        + f" n={args.n} storage={args.storage} profile={args.profile}"
     )
     return 0
 

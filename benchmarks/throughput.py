@@ -5,6 +5,7 @@ finished (progress 100 %). Blast's real cutout geometry (360" fields) unless --f
 
     .venv/bin/python benchmarks/throughput.py --n 1000
     .venv/bin/python benchmarks/throughput.py --n 100 --fov 360   # shorter run
+    .venv/bin/python benchmarks/throughput.py --n 1000 --profile production   # PostgreSQL, Celery
 
 Last line: RESULT transients_per_hour=<x> s_per_transient=<x> n=<n> fov=<arcsec>
 bytes_per_transient=<bytes kept under the data root per finished transient>. SIGTERM and
@@ -21,9 +22,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 from _common import register_transients
+from _production import add_production_arguments, production_profile
 from latency import ROOT, VENV_BIN, instance_yaml, stop_daemon, wait_for
 
 
@@ -38,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="keep finished transients' downloaded cutouts (~90 MB each at 360\")",
     )
+    add_production_arguments(p)
     args = p.parse_args(argv)
     # A time limit's SIGTERM (or ^C) must still stop the daemon and its code servers (finally).
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -57,9 +61,15 @@ def main(argv: list[str] | None = None) -> int:
         "BLAST_CUTOUT_FOV_ARCSEC": str(args.fov),
         "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
     }
-    os.environ.update(
-        {k: env[k] for k in ("DAGSTER_HOME", "BLAST_HOME", "BLAST_CUTOUT_FOV_ARCSEC")}
-    )
+    os.environ.update({k: env[k] for k in ("BLAST_HOME", "BLAST_CUTOUT_FOV_ARCSEC")})
+    with ExitStack() as stack:
+        if args.profile == "production":  # its own DAGSTER_HOME, the database and the broker
+            env = stack.enter_context(production_profile(tmp, args))
+        os.environ.update(env)
+        return _measure(args, tmp, env)
+
+
+def _measure(args: argparse.Namespace, tmp: Path, env: dict[str, str]) -> int:
 
     import dagster as dg
     from sqlalchemy import func, select
@@ -147,7 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"RESULT transients_per_hour={rate:.0f} s_per_transient={elapsed / max(done, 1):.2f} "
-        f"n={done} fov={args.fov:g} bytes_per_transient={kept // max(done, 1)}"
+        f"n={done} fov={args.fov:g} bytes_per_transient={kept // max(done, 1)} "
+        f"profile={args.profile}"
+        + (f" dagster_workers={args.workers}" if args.profile == "production" else "")
     )
     shutil.rmtree(tmp, ignore_errors=True)
     return 0 if done >= args.n else 1

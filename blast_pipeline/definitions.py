@@ -13,6 +13,36 @@ from blast_pipeline.sed_model_assets import SED_MODEL_ASSETS
 from blast_pipeline.sensors import build_new_transients_sensor
 from blast_pipeline.tasks import TASK_RUNNERS
 
+#: Seconds an unacknowledged Celery message stays with its worker on Redis before the broker
+#: hands it to another worker. Above Blast's hard limit (3800 s): a task still running is never
+#: delivered twice. RabbitMQ redelivers as soon as the dead worker's connection drops.
+DEFAULT_VISIBILITY_TIMEOUT_SECONDS = 4000
+
+
+def celery_config_source(environ=os.environ) -> dict:
+    """Celery settings of the run processes and the workers (``deploy/celery.yaml`` repeats
+    them): acknowledge a step only when it has finished, and give it back to the broker when
+    its worker process dies (SIGKILL, OOM), so another worker runs it; the step re-claims its
+    task (``execution.step_claim_token``)."""
+    raw = environ.get("BLAST_CELERY_VISIBILITY_TIMEOUT_SECONDS", "").strip()
+    if raw and not raw.isdigit():
+        raise ValueError(
+            f"BLAST_CELERY_VISIBILITY_TIMEOUT_SECONDS must be whole seconds, got {raw!r}"
+        )
+    from dagster_celery.defaults import broker_transport_options
+
+    return {
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "broker_transport_options": {
+            **broker_transport_options,
+            "visibility_timeout": int(raw or DEFAULT_VISIBILITY_TIMEOUT_SECONDS),
+            # look for expired unacknowledged messages every 10 s (kombu's default: ~100 s)
+            "unacked_restore_interval": 10,
+            "unacked_restore_throttle": 1,
+        },
+    }
+
 
 def executor_from_env(environ=os.environ) -> dg.ExecutorDefinition:
     """``BLAST_EXECUTOR``: ``in_process`` (default; every step of a run in one process) or
@@ -24,7 +54,10 @@ def executor_from_env(environ=os.environ) -> dg.ExecutorDefinition:
     if kind == "celery":
         from dagster_celery import celery_executor
 
-        config = {"include": ["blast_pipeline.definitions"]}
+        config = {
+            "include": ["blast_pipeline.definitions"],
+            "config_source": celery_config_source(environ),
+        }
         for key, variable in (
             ("broker", "BLAST_CELERY_BROKER"),
             ("backend", "BLAST_CELERY_BACKEND"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from blast_pipeline.db.models import Status, Task, TaskRegister, Transient, utcnow
@@ -78,21 +78,38 @@ def set_status(
 
 def claim_task(session: Session, transient: Transient, task_name: str, token: str) -> bool:
     """Atomically move the task from "not processed" to "processing" under ``token``; False when
-    it is not "not processed" (another run claimed it, or it already ran). One conditional
-    UPDATE: on PostgreSQL the row lock makes a concurrent claim wait and then find the row
-    taken; SQLite serialises writers."""
+    it is not "not processed" (another run claimed it, or it already ran), unless it is
+    "processing" under this same ``token`` (the step's own earlier delivery died: see
+    ``execution.step_claim_token``). One conditional UPDATE: on PostgreSQL the row lock makes a
+    concurrent claim wait and then find the row taken; SQLite serialises writers."""
     task = ensure_tasks(session, [task_name])[task_name]
     result = session.execute(
         update(TaskRegister)
         .where(
             TaskRegister.transient_id == transient.id,
             TaskRegister.task_id == task.id,
-            TaskRegister.status_id == _status_row(session, NOT_PROCESSED).id,
+            or_(
+                TaskRegister.status_id == _status_row(session, NOT_PROCESSED).id,
+                and_(
+                    TaskRegister.status_id == _status_row(session, PROCESSING).id,
+                    TaskRegister.claim == token,
+                ),
+            ),
         )
         .values(status_id=_status_row(session, PROCESSING).id, claim=token, last_modified=utcnow())
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1
+
+
+def held_claim(session: Session, transient: Transient, task_name: str) -> str | None:
+    """The claim token the task's register row holds (None when nobody runs it)."""
+    task = ensure_tasks(session, [task_name])[task_name]
+    return session.scalar(
+        select(TaskRegister.claim).where(
+            TaskRegister.transient_id == transient.id, TaskRegister.task_id == task.id
+        )
+    )
 
 
 def finish_task(

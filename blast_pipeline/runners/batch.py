@@ -71,9 +71,11 @@ def process_transient_batch(
     log: logging.Logger | None = None,
     on_outcome: OutcomeCallback | None = None,
     slot: SlotFactory | None = None,
+    claim_token: Callable[[str, str], str] | None = None,
 ) -> BatchSummary:
     """Run ``runners`` (in dependency order) for each transient; each task runs only when it is
-    "not processed" and its prerequisites are met, as in a per-transient run."""
+    "not processed" and its prerequisites are met, as in a per-transient run. ``claim_token``:
+    (task name, transient) -> the step's claim token (``execution.step_claim_token``)."""
     log = log or logging.getLogger("blast_pipeline.batch")
     summary = BatchSummary()
     for name in names:
@@ -81,7 +83,8 @@ def process_transient_batch(
         for runner in runners:
             began = time.perf_counter()
             with slot(runner, name) if slot else nullcontext():
-                outcome = run_task(runner, name, services, graph, log)
+                token = claim_token(runner.task_name, name) if claim_token else None
+                outcome = run_task(runner, name, services, graph, log, claim_token=token)
             summary.task_seconds += time.perf_counter() - began
             if outcome.failed:
                 summary.errors += 1

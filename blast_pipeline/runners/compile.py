@@ -15,6 +15,7 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from blast_pipeline.runners.batch import (
     process_transient_batch,
     queue_stages,
 )
-from blast_pipeline.runners.execution import TaskOutcome, run_task
+from blast_pipeline.runners.execution import TaskOutcome, run_task, step_claim_token
 from blast_pipeline.runners.graph import WorkflowGraph
 from blast_pipeline.runners.heartbeat import ensure_run_heartbeat
 from blast_pipeline.runners.jobs import (
@@ -243,7 +244,8 @@ def build_transient_asset(runner: TransientTaskRunner, graph: WorkflowGraph) -> 
                     request=False,
                 )
         # Retries happen inside run_task, the same for this asset and the batch op.
-        outcome = run_task(runner, name, services, graph, context.log)
+        token = step_claim_token(context.run_id, runner.asset_name, runner.task_name, name)
+        outcome = run_task(runner, name, services, graph, context.log, claim_token=token)
         if outcome.processed:
             yield dg.MaterializeResult(
                 metadata=outcome_metadata(outcome, blast.web_url), tags=status_tags(outcome.status)
@@ -326,8 +328,10 @@ def _batch_stage_op(
         names = [n for n in context.run.tags.get(BATCH_TRANSIENTS_TAG, "").split(",") if n]
         services = blast.services()
         ensure_run_heartbeat(context.instance, services.database, context.run_id)
+
+        token = partial(step_claim_token, context.run_id, name)
         summary = process_transient_batch(
-            names, runners, services, graph, context.log, on_outcome=report, slot=slot
+            names, runners, services, graph, context.log, report, slot, token
         )
         context.add_output_metadata(
             {

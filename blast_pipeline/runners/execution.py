@@ -17,6 +17,7 @@ execution path), and so can a plain Python loop (benchmarks).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import signal
 import threading
@@ -35,6 +36,7 @@ from blast_pipeline.db.task_register import (
     ClaimLost,
     claim_task,
     finish_task,
+    held_claim,
     initialise_registers,
     statuses_with_defaults,
     task_statuses,
@@ -117,6 +119,13 @@ def soft_time_limit(seconds: float | None, task_name: str) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+def step_claim_token(run_id: str, step_key: str, task_name: str, transient_name: str) -> str:
+    """The claim token of one task of one transient in one step of one run: the same for every
+    delivery of that step, so a redelivered step re-claims what its dead delivery held."""
+    key = "\x1f".join((run_id, step_key, task_name, transient_name))
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
 def refresh_progress(session: Session, transient: Transient, graph: WorkflowGraph) -> None:
     """Recompute and store the transient's progress and processing status."""
     statuses = statuses_with_defaults(task_statuses(session, transient), graph.task_names)
@@ -150,7 +159,12 @@ def _claim(
     with services.database.session() as session:
         transient = get_transient(session, name)
         initialise_registers(session, transient, graph.task_names)
-        unmet = unmet_prerequisites(runner, task_statuses(session, transient))
+        statuses = task_statuses(session, transient)
+        if statuses.get(runner.task_name) == PROCESSING and (
+            held_claim(session, transient, runner.task_name) == token
+        ):
+            statuses[runner.task_name] = NOT_PROCESSED  # this step's dead delivery held it
+        unmet = unmet_prerequisites(runner, statuses)
         reason = None
         if unmet:
             reason = "prerequisites not met: " + "; ".join(
@@ -235,14 +249,16 @@ def run_task(
     log: logging.Logger | None = None,
     sleep: Callable[[float], None] = time.sleep,
     max_attempts: int | None = None,
+    claim_token: str | None = None,
 ) -> TaskOutcome:
     """Claim, run (with the runner's retries) and record ``runner`` on one transient.
+    ``claim_token``: the step's own token (``step_claim_token``; default a fresh one).
 
     Never raises for the task's own errors: the outcome carries the recorded failed status and
     the error (``KeyboardInterrupt``/``SystemExit`` are recorded, then re-raised).
     """
     log = log or logging.getLogger(f"blast_pipeline.tasks.{runner.asset_name}")
-    token = uuid.uuid4().hex
+    token = claim_token or uuid.uuid4().hex
     skipped = retry_while_locked(
         lambda: _claim(runner, name, services, graph, token), log, f"claiming {runner.task_name}"
     )

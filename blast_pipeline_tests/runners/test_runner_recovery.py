@@ -11,13 +11,16 @@ import dagster as dg
 from sqlalchemy import event, text
 
 from blast_pipeline.db.models import RunHeartbeat, utcnow
-from blast_pipeline.db.task_register import set_status
+from blast_pipeline.db.task_register import (
+    claim_task,
+    set_status,
+)
 from blast_pipeline.db.transients import get_transient
 from blast_pipeline.definitions import build_definitions
 from blast_pipeline.orchestration import process_pending
 from blast_pipeline.resources import BlastResource
 from blast_pipeline.runners.base import TransientTaskRunner
-from blast_pipeline.runners.execution import run_task
+from blast_pipeline.runners.execution import run_task, step_claim_token
 from blast_pipeline.runners.graph import WorkflowGraph
 from blast_pipeline.runners.reset import reset_and_request
 from blast_pipeline.statuses import PROCESSED
@@ -85,6 +88,27 @@ def test_a_task_claimed_by_one_run_is_not_run_by_another(blast):
     worker.join()
     assert second.status is None and "processing" in second.skipped_reason
     assert first[0].status == PROCESSED and len(calls) == 1
+
+
+def test_a_redelivered_step_takes_over_its_dead_deliverys_claim(blast):
+    """A Celery worker died mid-task ("processing" under the step's token, nothing else
+    committed): the broker's new delivery of that step re-claims and runs it; any other
+    claimant is still refused."""
+    add_toy_transients(blast, "2024redeliver")
+    services = blast.services()
+    token = step_claim_token("run-1", "cutout_download", "Cutout download", "2024redeliver")
+    with services.database.session() as session:
+        assert claim_task(
+            session, get_transient(session, "2024redeliver"), "Cutout download", token
+        )
+    other = run_task(ToyDownload(), "2024redeliver", services, GRAPH)
+    assert other.status is None and "processing" in other.skipped_reason
+    again = run_task(ToyDownload(), "2024redeliver", services, GRAPH, claim_token=token)
+    assert again.status == PROCESSED
+    assert toy_state(blast, "2024redeliver")[0]["Cutout download"] == PROCESSED
+    # a finished task is never re-run by a late duplicate of its step
+    late = run_task(ToyDownload(), "2024redeliver", services, GRAPH, claim_token=token)
+    assert late.status is None
 
 
 def test_failure_is_recorded_while_the_database_is_locked(tmp_path):

@@ -214,13 +214,12 @@ def _wait_for_ui_run(instance, partition: str, since: float, timeout_s: float = 
 
 
 def _dismiss_community_dialog(page) -> None:
-    """The webserver's first-visit "Join the Dagster community" dialog, if it comes."""
-    skip = page.get_by_role("button", name="Skip")
-    try:
-        skip.first.click(timeout=8000)
-        skip.first.wait_for(state="detached", timeout=5000)
-    except Exception:  # it did not come (it only shows once per browser profile)
-        pass
+    """The webserver's first-visit "Join the Dagster community" dialog may come at any time (late
+    on a loaded machine): Playwright clicks its Skip button whenever it blocks an action."""
+    dialog = page.get_by_text("Join the Dagster community")
+    page.add_locator_handler(
+        dialog, lambda _: page.get_by_role("button", name="Skip").first.click(), no_wait_after=True
+    )
 
 
 # processing five transients and a UI run take minutes on a loaded machine (the timeout counts
@@ -247,13 +246,13 @@ def test_dagster_ui_and_transient_page_in_chromium(stack):
         browser = _browser_or_skip(playwright)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(45_000)
+        _dismiss_community_dialog(page)
 
         # the asset graph: one group per branch of Blast's workflow (zoomed out, the graph cuts
         # names to 18 characters; within a group they stay distinct, test_asset_groups.py), and
         # the asset catalogue, which lists the transient assets by their full names
         with _step(page, "1_asset_graph"):
             page.goto(f"{dagster}/asset-groups")
-            _dismiss_community_dialog(page)
             for group in ("transient_images", "transient_host", "transient_global"):
                 page.get_by_text(group).first.wait_for()
             _shot(page, "1_asset_graph")

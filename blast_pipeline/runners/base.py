@@ -14,6 +14,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from blast_pipeline.runners.jobs import WORKFLOW_GROUP
 from blast_pipeline.statuses import FAILED
 
 if TYPE_CHECKING:
@@ -135,6 +136,11 @@ class _RunnerOptions:
 
 class TransientTaskRunner(_RunnerOptions, ABC):
     """A task run on one transient; compiled to one asset partitioned by transient."""
+
+    #: The asset group in the Dagster UI (one branch of Blast's workflow: ``transient_images``,
+    #: ``transient_host``, ``transient_global``, ``transient_local``), so that the graph's
+    #: truncated labels stay apart. It groups the display only; the jobs select every task.
+    group: str = WORKFLOW_GROUP
 
     def _prerequisites(self) -> dict[str, str]:
         """Task name -> the status it must have before this task runs (usually "processed").

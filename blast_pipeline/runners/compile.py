@@ -39,7 +39,6 @@ from blast_pipeline.runners.jobs import (
     BATCH_TRANSIENTS_TAG,
     GENERATION_TAG,
     TRANSIENTS,
-    WORKFLOW_GROUP,
     WORKFLOW_JOB_NAME,
 )
 from blast_pipeline.runners.reset import reset_and_request
@@ -211,7 +210,7 @@ def build_transient_asset(runner: TransientTaskRunner, graph: WorkflowGraph) -> 
 
     @dg.asset(
         name=runner.asset_name,
-        group_name=WORKFLOW_GROUP,
+        group_name=runner.group,
         partitions_def=TRANSIENTS,
         deps=deps,
         output_required=False,
@@ -277,7 +276,7 @@ def build_workflow_job(graph: WorkflowGraph, executor: Any = None) -> Any:
     per run on 2 cores; see dagster-notes section 2), or on Celery workers in production."""
     return dg.define_asset_job(
         WORKFLOW_JOB_NAME,
-        selection=dg.AssetSelection.groups(WORKFLOW_GROUP),
+        selection=dg.AssetSelection.assets(*(r.asset_name for r in graph.runners)),
         executor_def=executor or dg.in_process_executor,
         tags={
             "dagster/max_runtime": str(workflow_hard_limit_seconds(graph)),

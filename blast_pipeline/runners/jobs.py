@@ -6,6 +6,7 @@ from __future__ import annotations
 import dagster as dg
 
 TRANSIENTS = dg.DynamicPartitionsDefinition(name="transients")
+#: The asset group of a transient task that names no group of its own (tests' toy runners).
 WORKFLOW_GROUP = "transient_workflow"
 WORKFLOW_JOB_NAME = "transient_workflow"
 BATCH_JOB_NAME = "transient_workflow_batch"

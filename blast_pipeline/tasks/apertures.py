@@ -102,6 +102,7 @@ class GlobalApertureConstruction(TransientTaskRunner):
     global aperture per transient; "failed" without a host or when no image gives one."""
 
     task_name = "Global aperture construction"
+    group = "transient_global"
 
     def _prerequisites(self) -> dict[str, str]:
         return {"Host information": "processed"}

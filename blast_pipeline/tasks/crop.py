@@ -29,6 +29,7 @@ class CropTransientImages(TransientTaskRunner):
     least 5 kpc across; recorded as views of (never written over) the downloaded cutouts."""
 
     task_name = "Crop transient images"
+    group = "transient_images"
 
     def _prerequisites(self) -> dict[str, str]:
         return {"Validate global photometry": "processed", "Validate local photometry": "processed"}

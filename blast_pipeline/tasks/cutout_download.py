@@ -46,6 +46,7 @@ class CutoutDownload(TransientTaskRunner):
     failure, a service error fails the task after its retries."""
 
     task_name = "Cutout download"
+    group = "transient_images"
     pool = "cutout_services"
     writes_files = True  # waits for free disk space first (runners/disk.py)
     retry = Retry(max_retries=2, delay_seconds=10.0)

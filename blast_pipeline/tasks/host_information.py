@@ -21,6 +21,7 @@ class HostInformation(TransientTaskRunner):
     """
 
     task_name = "Host information"
+    group = "transient_host"
     pool = "redshift_services"
     retry = Retry(max_retries=2, delay_seconds=10.0)
 

@@ -120,6 +120,7 @@ class HostMatch(TransientTaskRunner):
     absolute magnitude, redshift; hostless and missing-host hypotheses)."""
 
     task_name = "Host match"
+    group = "transient_host"
     retry = Retry(max_retries=2, delay_seconds=10.0)
 
     def _prerequisites(self) -> dict[str, str]:

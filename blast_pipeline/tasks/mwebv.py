@@ -25,6 +25,7 @@ class TransientMWEBV(TransientTaskRunner):
     """E(B-V) = 0.86 x SFD at the transient's position."""
 
     task_name = "Transient MWEBV"
+    group = "transient_host"
 
     def _prerequisites(self) -> dict[str, str]:
         return {"Cutout download": "processed"}
@@ -45,6 +46,7 @@ class HostMWEBV(TransientTaskRunner):
     """E(B-V) = 0.86 x SFD at the host galaxy's position."""
 
     task_name = "Host MWEBV"
+    group = "transient_host"
 
     def _prerequisites(self) -> dict[str, str]:
         return {"Host information": "processed"}

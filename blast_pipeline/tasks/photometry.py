@@ -139,6 +139,7 @@ class GlobalAperturePhotometry(TransientTaskRunner):
     file or header is named in ``skipped_filters``); "failed" when no filter is measured."""
 
     task_name = "Global aperture photometry"
+    group = "transient_global"
 
     def _prerequisites(self) -> dict[str, str]:
         return {"Global aperture construction": "processed"}
@@ -225,6 +226,7 @@ class LocalAperturePhotometry(TransientTaskRunner):
     no filter is measured."""
 
     task_name = "Local aperture photometry"
+    group = "transient_local"
 
     def _prerequisites(self) -> dict[str, str]:
         return {"Host information": "processed"}

@@ -183,6 +183,7 @@ class GlobalHostSEDFitting(_HostSEDFitting):
     """Host-galaxy SED posterior from the global aperture photometry (host's E(B-V))."""
 
     task_name = "Global host SED inference"
+    group = "transient_global"
     aperture_type = "global"
 
     def _prerequisites(self) -> dict[str, str]:
@@ -199,6 +200,7 @@ class LocalHostSEDFitting(_HostSEDFitting):
     """SED posterior of the 2 kpc local aperture around the transient (transient's E(B-V))."""
 
     task_name = "Local host SED inference"
+    group = "transient_local"
     aperture_type = "local"
 
     def _prerequisites(self) -> dict[str, str]:

@@ -73,6 +73,7 @@ class GenerateThumbnailSEDGlobal(_SEDThumbnail):
     """SED plot of the global host fit: photometry, upper limits and the posterior model."""
 
     task_name = "Generate thumbnail SED global"
+    group = "transient_global"
     aperture_type = "global"
 
     def _prerequisites(self) -> dict[str, str]:
@@ -83,6 +84,7 @@ class GenerateThumbnailSEDLocal(_SEDThumbnail):
     """SED plot of the local (2 kpc) fit: photometry, upper limits and the posterior model."""
 
     task_name = "Generate thumbnail SED local"
+    group = "transient_local"
     aperture_type = "local"
 
     def _prerequisites(self) -> dict[str, str]:

@@ -76,6 +76,7 @@ class GenerateThumbnail(TransientTaskRunner):
     """PNG of the best cutout with the transient (and host, when known) marked."""
 
     task_name = "Generate thumbnail"
+    group = "transient_images"
 
     def _prerequisites(self) -> dict[str, str]:
         return {"Cutout download": "processed"}
@@ -112,6 +113,7 @@ class GenerateThumbnailFinal(TransientTaskRunner):
     apertures drawn."""
 
     task_name = "Generate thumbnail final"
+    group = "transient_images"
 
     def _prerequisites(self) -> dict[str, str]:
         return {"Crop transient images": "processed", "Generate thumbnail": "processed"}

@@ -46,6 +46,7 @@ class ValidateGlobalPhotometry(TransientTaskRunner):
     the image that defined the aperture (GALEX skipped); "phot valid failed" without rows."""
 
     task_name = "Validate global photometry"
+    group = "transient_global"
 
     def _prerequisites(self) -> dict[str, str]:
         return {"Global aperture photometry": "processed"}
@@ -103,6 +104,7 @@ class ValidateLocalPhotometry(TransientTaskRunner):
     redshift."""
 
     task_name = "Validate local photometry"
+    group = "transient_local"
 
     def _prerequisites(self) -> dict[str, str]:
         return {"Local aperture photometry": "processed"}

@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
@@ -43,6 +43,12 @@ def _transient(session, name: str) -> Transient:
     if transient is None:
         raise HTTPException(404, f"no transient named {name!r} in the Blast database")
     return transient
+
+
+@router.get("/")
+def root() -> RedirectResponse:
+    """The service's address alone opens the list of transients."""
+    return RedirectResponse("/transients/")
 
 
 @router.get("/transients/", response_class=HTMLResponse)

@@ -8,8 +8,9 @@ import pytest
 from blast_pipeline.definitions import build_definitions
 from blast_pipeline.resources import BlastResource
 from blast_pipeline.runners.base import SystemTaskRunner, TransientTaskRunner
-from blast_pipeline.runners.compile import TRANSIENTS, WORKFLOW_GROUP
+from blast_pipeline.runners.compile import TRANSIENTS
 from blast_pipeline.runners.graph import RegistrationError, WorkflowGraph
+from blast_pipeline.runners.jobs import WORKFLOW_GROUP
 from blast_pipeline_tests.runners.toy_runners import (
     ToyDownload,
     ToyMatch,

@@ -11,6 +11,7 @@ import pytest
 from astropy.coordinates import SkyCoord
 from astropy.io import fits
 from astropy.wcs import WCS
+from PIL import Image
 from sqlalchemy import select
 from tasks2_world import NAME, TRANSIENT_DEC, TRANSIENT_RA, make_world, survey_image
 
@@ -94,6 +95,12 @@ def test_chain_crop_and_final_thumbnail(tmp_path, database_url):
     preview = outcome.metadata["preview"]
     assert isinstance(preview, MarkdownText) and preview.startswith("![")
     assert (world.data_root / outcome.metadata["thumbnail"]).stat().st_size > 1000
+    # not noise only (issue 16): the host, at the centre of the crop, stands above the sky
+    pixels = np.asarray(Image.open(world.data_root / outcome.metadata["thumbnail"]).convert("L"))
+    h, w = pixels.shape
+    centre = pixels[h // 2 - 15 : h // 2 + 15, w // 2 - 15 : w // 2 + 15].astype(float)
+    sky = pixels[int(0.15 * h) : int(0.3 * h), int(0.7 * w) : int(0.85 * w)].astype(float)
+    assert np.median(centre) > np.median(sky) + 30.0, (np.median(centre), np.median(sky))
 
 
 def test_image_cache_is_keyed_by_file_and_bounded(tmp_path):

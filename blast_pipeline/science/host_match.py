@@ -118,9 +118,6 @@ class HostMatchConfig:
     transient_survey_mag_limit: float | None = 19.5
     transient_peak_absmag: tuple[float, float] = (-19.0, 1.0)  # mean, sigma
     transient_max_redshift: float = 1.0
-    # Posteriors from evidence ** (1 / T): the model's evidence ratios are far more extreme than
-    # its real error rate (wrong picks had P = 1.000); T is fitted on the simulated sky.
-    posterior_temperature: float = 1.0
     h0: float = 70.0  # cosmology of the distance moduli (Prost: H0=70, Om0=0.3, flat)
     om0: float = 0.3
 
@@ -131,8 +128,6 @@ class HostMatchConfig:
             raise ValueError("absmag_prior must be (bright, faint) with bright < faint")
         if not self.absmag_rate_range[0] < self.absmag_rate_range[1]:
             raise ValueError("absmag_rate_range must be (bright, faint) with bright < faint")
-        if not self.posterior_temperature > 0:
-            raise ValueError("posterior_temperature must be positive")
         if not self.hostless_weight >= 0:
             raise ValueError("hostless_weight must be non-negative")
 
@@ -405,8 +400,6 @@ def associate_host(
         candidates["absmag"] = nominal
 
     evidence = weights.mean(axis=1)  # marginalise the nuisance draws
-    if config.posterior_temperature != 1.0:
-        evidence = _tempered(evidence, config.posterior_temperature)
     total = evidence.sum()
     if total > 0:
         posterior = evidence / total
@@ -435,15 +428,6 @@ def associate_host(
         n_candidates=n_gal,
         candidates=candidates,
     )
-
-
-def _tempered(evidence: np.ndarray, temperature: float) -> np.ndarray:
-    """``evidence ** (1 / temperature)``, scaled by the largest (impossible stays 0)."""
-    top = evidence.max()
-    if not top > 0:
-        return evidence
-    with np.errstate(divide="ignore"):
-        return np.exp((np.log(evidence) - np.log(top)) / temperature)
 
 
 def _galaxy_shapes(catalog: Table, config: HostMatchConfig) -> tuple[np.ndarray, ...]:

@@ -312,34 +312,3 @@ def test_galaxy_without_position_angle_is_round_in_the_association():
     big = result.candidates[0]
     assert big["fractional_offset"] == pytest.approx(8.0 / np.sqrt(20.0), rel=1e-3)
     assert result.best_object_id == "big"
-
-
-def test_posterior_temperature_softens_without_changing_the_winner():
-    """posterior_temperature T gives posteriors proportional to evidence ** (1 / T): the same
-    ranking, less extreme probabilities."""
-    table = catalog(
-        [
-            {"object_id": "near", "east": 4.0, "north": 0.0, "mag": 17.0},
-            {"object_id": "far", "east": -9.0, "north": 0.0, "mag": 16.0},
-        ],
-        mag_limit=19.0,
-    )
-    plain = associate_host(RA0, DEC0, table, rng_seed=3)
-    soft = associate_host(
-        RA0, DEC0, table, rng_seed=3, config=HostMatchConfig(posterior_temperature=3.0)
-    )
-    assert soft.best_object_id == plain.best_object_id
-    assert soft.probability < plain.probability
-    p1 = np.concatenate(
-        [
-            plain.candidates["posterior"],
-            [plain.missing_host_probability, plain.hostless_probability],
-        ]
-    )
-    p3 = np.concatenate(
-        [soft.candidates["posterior"], [soft.missing_host_probability, soft.hostless_probability]]
-    )
-    expected = p1 ** (1 / 3.0) / np.sum(p1 ** (1 / 3.0))
-    np.testing.assert_allclose(p3, expected, rtol=1e-9, atol=1e-300)
-    with pytest.raises(ValueError, match="posterior_temperature"):
-        HostMatchConfig(posterior_temperature=0.0)

@@ -17,7 +17,7 @@ does the estimate once, with Blast's box size and estimators, but with the sourc
 3. Blast's ``Background2D`` (box, estimator) with that mask, at full resolution
    (`masked_background`). Blast's ``exclude_percentile=10`` would leave out most boxes of a
    crowded or deep field once its sources are masked (the background then comes from a few
-   distant boxes), so the allowed masked share is raised until three quarters of the boxes are
+   distant boxes), so the allowed masked share is raised until half of the boxes are
    measured. (A final pass on the binned image was a tenth of the cost but biased: block means
    change the pixel distribution that Blast's mode estimator sees, SDSS u fluxes 5 % low.) If
    it cannot be computed (too much of the image is masked) or nothing was detected, Blast's
@@ -193,7 +193,7 @@ def _upsample(binned: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 #: filled by interpolating the kept boxes.
 EXCLUDE_PERCENTILE = 10.0
 #: A source-masked pass keeps at least this fraction of the boxes that have any pixel...
-MIN_KEPT_FRACTION = 0.75
+MIN_KEPT_FRACTION = 0.5
 #: ...by allowing up to this percentage of a box masked (a kept box then still has a quarter of
 #: its pixels on the sky: thousands of pixels at Blast's box sizes).
 MAX_EXCLUDE_PERCENTILE = 75.0

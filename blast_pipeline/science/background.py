@@ -18,7 +18,7 @@ does the estimate once, with Blast's box size and estimators, but with the sourc
    (`masked_background`). Blast's ``exclude_percentile=10`` would leave out most boxes of a
    crowded or deep field once its sources are masked (the background then comes from a few
    distant boxes), so the allowed masked share is raised until half of the boxes are
-   measured. (A final pass on the binned image was a tenth of the cost but biased: block means
+   measured. (A final pass on the binned image was a third of the cost but biased: block means
    change the pixel distribution that Blast's mode estimator sees, SDSS u fluxes 5 % low.) If
    it cannot be computed (too much of the image is masked) or nothing was detected, Blast's
    plain (unmasked) estimate is used and `ImageAnalysis.source_masked` says so.
@@ -114,8 +114,8 @@ def estimate_background(
             ) from err
 
 
-#: Block size (pixels a side) of the binned image that large images' backgrounds are
-#: estimated on.
+#: Block size (pixels a side) of the binned image that the mask-building first pass of large
+#: images runs on.
 BIN_FACTOR = 4
 
 

@@ -6,8 +6,14 @@ Runs ``associate_host`` on simulated transients and prints the fraction given th
 * a hostless transient, or one whose host is fainter than the catalogue limit (absent from
   ``galaxies_near``), is correct only when the answer is "no host match".
 
+Each transient is associated twice: with its redshift, and without (as for a transient with no
+spectrum). The calibration of the winner's probability is the expected calibration error
+(ECE: the winners' probabilities in 10 equal-width bins, the mean over bins, weighted by their
+counts, of |fraction correct - mean probability|).
+
 Usage: ``.venv/bin/python benchmarks/host_match_accuracy.py [--n 1000] [--seed 42]``.
-The last line is ``RESULT host_match_accuracy=<fraction> n=<count>``.
+The last line is ``RESULT host_match_accuracy=<f> ece=<f> host_match_accuracy_no_z=<f>
+ece_no_z=<f> n=<count>``.
 """
 
 from __future__ import annotations
@@ -38,7 +44,23 @@ def _outcome(category: str, chosen: str | None, host_id: str | None) -> str:
     return "correct" if chosen is None else "spurious galaxy"
 
 
-def run(n: int, seed: int, radius_arcsec: float, show: int) -> float:
+def expected_calibration_error(
+    probabilities: list[float], correct: list[bool], bins: int = 10
+) -> float:
+    """ECE of the winners' probabilities: 10 equal-width bins, count-weighted |accuracy -
+    mean probability|."""
+    p = np.asarray(probabilities, dtype=float)
+    ok = np.asarray(correct, dtype=float)
+    which = np.minimum((p * bins).astype(int), bins - 1)
+    ece = 0.0
+    for b in range(bins):
+        members = which == b
+        if members.any():
+            ece += members.mean() * abs(ok[members].mean() - p[members].mean())
+    return float(ece)
+
+
+def run(n: int, seed: int, radius_arcsec: float, show: int) -> dict[str, float]:
     from blast_pipeline.sources.sky import SimulatedSky
 
     with tempfile.TemporaryDirectory(prefix="host_match_bench_") as root:
@@ -46,23 +68,39 @@ def run(n: int, seed: int, radius_arcsec: float, show: int) -> float:
         start = time.perf_counter()
         transients = sky.generate(n)
         print(f"simulated {len(transients)} transients in {time.perf_counter() - start:.1f} s")
-        tally: Counter[tuple[str, str]] = Counter()
-        failures = []
-        probabilities = []
-        start = time.perf_counter()
-        for t in transients:
-            table = sky.galaxies_near(t.ra_deg, t.dec_deg, radius_arcsec)
-            ids = {str(i) for i in table["object_id"]}
-            host_id = None if t.host_object_id is None else str(t.host_object_id)
-            category = _category(host_id, ids)
-            result = associate_transient(t.name, t.ra_deg, t.dec_deg, t.redshift, table)
-            chosen = None if result.best_object_id is None else str(result.best_object_id)
-            outcome = _outcome(category, chosen, host_id)
-            tally[(category, outcome)] += 1
-            probabilities.append(result.probability)
-            if outcome != "correct":
-                failures.append((t, category, outcome, result, table))
-        elapsed = time.perf_counter() - start
+        out = {}
+        for with_z in (True, False):
+            label = "with transient redshifts" if with_z else "without transient redshifts"
+            print(f"\n== {label}")
+            accuracy, ece = _score(sky, transients, radius_arcsec, show, with_z)
+            suffix = "" if with_z else "_no_z"
+            out[f"host_match_accuracy{suffix}"] = accuracy
+            out[f"ece{suffix}"] = ece
+    return out
+
+
+def _score(sky, transients, radius_arcsec: float, show: int, with_z: bool) -> tuple[float, float]:
+    """(accuracy, ECE) of one pass over the transients."""
+    tally: Counter[tuple[str, str]] = Counter()
+    failures = []
+    probabilities = []
+    correct_flags = []
+    start = time.perf_counter()
+    for t in transients:
+        table = sky.galaxies_near(t.ra_deg, t.dec_deg, radius_arcsec)
+        ids = {str(i) for i in table["object_id"]}
+        host_id = None if t.host_object_id is None else str(t.host_object_id)
+        category = _category(host_id, ids)
+        z = t.redshift if with_z else None
+        result = associate_transient(t.name, t.ra_deg, t.dec_deg, z, table)
+        chosen = None if result.best_object_id is None else str(result.best_object_id)
+        outcome = _outcome(category, chosen, host_id)
+        tally[(category, outcome)] += 1
+        probabilities.append(result.probability)
+        correct_flags.append(outcome == "correct")
+        if outcome != "correct":
+            failures.append((t, category, outcome, result, table))
+    elapsed = time.perf_counter() - start
     total = sum(tally.values())
     correct = sum(v for (_, outcome), v in tally.items() if outcome == "correct")
     print(f"associated {total} transients in {elapsed:.1f} s")
@@ -75,6 +113,11 @@ def run(n: int, seed: int, radius_arcsec: float, show: int) -> float:
         detail = ", ".join(f"{o} {v}" for o, v in sorted(rows.items()))
         print(f"  {category} ({n_cat}, {rows.get('correct', 0) / n_cat:.3f} correct): {detail}")
     print(f"median winner probability: {np.median(probabilities):.3f}")
+    ece = expected_calibration_error(probabilities, correct_flags)
+    wrong = [p for p, ok in zip(probabilities, correct_flags, strict=True) if not ok]
+    if wrong:
+        print(f"wrong answers' probabilities: median {np.median(wrong):.3f}, max {max(wrong):.3f}")
+    print(f"ECE {ece:.4f}")
     for t, category, outcome, result, table in failures[:show]:
         print(
             f"  FAIL {t.name} z={t.redshift} [{category}] {outcome}: chose {result.best_object_id}"
@@ -91,7 +134,7 @@ def run(n: int, seed: int, radius_arcsec: float, show: int) -> float:
                 f"M={row['absmag']:.2f} z={cat['redshift']:.4f}({cat['redshift_type']}) "
                 f"P={row['posterior']:.3f}"
             )
-    return correct / total if total else float("nan")
+    return (correct / total if total else float("nan")), ece
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,8 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--show", type=int, default=10, help="failures to print")
     args = parser.parse_args(argv)
-    accuracy = run(args.n, args.seed, args.radius, args.show)
-    print(f"RESULT host_match_accuracy={accuracy:.4f} n={args.n}")
+    scores = run(args.n, args.seed, args.radius, args.show)
+    figures = " ".join(f"{key}={value:.4f}" for key, value in scores.items())
+    print(f"RESULT {figures} n={args.n}")
     return 0
 
 

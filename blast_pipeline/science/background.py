@@ -14,12 +14,14 @@ does the estimate once, with Blast's box size and estimators, but with the sourc
 2. One detection pass on the smoothed, background-subtracted binned image (the full-resolution
    one after a full-resolution first pass); the segmentation is dilated into a source mask and
    each masked binned pixel masks its block.
-3. Blast's ``Background2D`` (same box on the sky, same estimator) with that mask: on the binned
-   image for large images (`BINNED_FINAL_MIN_PIXELS`: the PanSTARRS, DES/Legacy Survey and
-   SDSS cutouts; the RMS is scaled by the full-resolution to binned noise ratio measured on the
-   masked image), at full resolution otherwise. If it cannot be computed (too much of the image
-   is masked) or nothing was detected, Blast's plain (unmasked) estimate is used and
-   `ImageAnalysis.source_masked` says so.
+3. Blast's ``Background2D`` (box, estimator) with that mask, at full resolution
+   (`masked_background`). Blast's ``exclude_percentile=10`` would leave out most boxes of a
+   crowded or deep field once its sources are masked (the background then comes from a few
+   distant boxes), so the allowed masked share is raised until half of the boxes are
+   measured. (A final pass on the binned image was a third of the cost but biased: block means
+   change the pixel distribution that Blast's mode estimator sees, SDSS u fluxes 5 % low.) If
+   it cannot be computed (too much of the image is masked) or nothing was detected, Blast's
+   plain (unmasked) estimate is used and `ImageAnalysis.source_masked` says so.
 
 Segmentations and `~photutils.segmentation.SourceCatalog` objects for a detection threshold are
 computed on demand and cached, so the aperture and validation steps share them.
@@ -30,7 +32,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property
 
 import numpy as np
 from astropy.io import fits
@@ -44,7 +46,9 @@ from photutils.segmentation import (
     make_2dgaussian_kernel,
 )
 from photutils.utils.exceptions import NoDetectionsWarning
-from scipy.ndimage import correlate1d, maximum_filter1d, zoom
+from scipy.ndimage import correlate1d, maximum_filter1d
+
+from blast_pipeline.science.mesh_map import MeshMap, background_image, zoom_mesh
 
 __all__ = [
     "BackgroundEstimationError",
@@ -55,6 +59,7 @@ __all__ = [
     "detect_sources_quietly",
     "dilate_disc",
     "estimate_background",
+    "masked_background",
     "smooth_for_detection",
 ]
 
@@ -109,8 +114,8 @@ def estimate_background(
             ) from err
 
 
-#: Block size (pixels a side) of the binned image that large images' backgrounds are
-#: estimated on.
+#: Block size (pixels a side) of the binned image that the mask-building first pass of large
+#: images runs on.
 BIN_FACTOR = 4
 
 
@@ -151,8 +156,6 @@ class _FirstPass:
     rms: np.ndarray | None
     binned_residual: np.ndarray | None = None
     binned_rms: np.ndarray | None = None
-    binned: np.ndarray | None = None
-    box: int = 0
 
 
 def _binned_background(
@@ -172,9 +175,9 @@ def _binned_background(
         )
     except BackgroundEstimationError:
         return None
-    residual = binned - _zoom_mesh(np.asarray(bkg.background_mesh, dtype=float), box, binned.shape)
-    rms = _zoom_mesh(np.asarray(bkg.background_rms_mesh, dtype=float), box, binned.shape)
-    return _FirstPass(None, None, residual, rms, binned, box)
+    residual = binned - zoom_mesh(np.asarray(bkg.background_mesh, dtype=float), box, binned.shape)
+    rms = zoom_mesh(np.asarray(bkg.background_rms_mesh, dtype=float), box, binned.shape)
+    return _FirstPass(None, None, residual, rms)
 
 
 def _upsample(binned: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -185,168 +188,99 @@ def _upsample(binned: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return np.pad(full, pad, mode="edge") if pad[0][1] or pad[1][1] else full
 
 
-def _binned_final_background(
-    data: np.ndarray,
-    first: _FirstPass,
-    binned_mask: np.ndarray,
-    full_mask: np.ndarray,
-    filter_name: str | None,
-) -> tuple[MeshMap, MeshMap] | None:
-    """The source-masked background of a large image, estimated on its binned version
-    (Blast's estimator, about the same boxes on the sky, a fraction of the cost); None if it
-    fails.
+#: Blast's (photutils') rule: a box with more than this percentage of its pixels masked
+#: (source mask, invalid, sigma-clipped or beyond the image edge) is left out of the mesh and
+#: filled by interpolating the kept boxes.
+EXCLUDE_PERCENTILE = 10.0
+#: A source-masked pass keeps at least this fraction of the boxes that have any pixel...
+MIN_KEPT_FRACTION = 0.5
+#: ...by allowing up to this percentage of a box masked (a kept box then still has a quarter of
+#: its pixels on the sky: thousands of pixels at Blast's box sizes).
+MAX_EXCLUDE_PERCENTILE = 75.0
 
-    The background of a box is the same on the binned image (block means keep the mean, and
-    the sigma-clipped mode of masked sky is unbiased either way). The RMS is not: it is the RMS
-    of the binned image times the ratio of the full-resolution to the binned noise, measured
-    robustly (``mad_std``) on the unmasked sky of this image, so correlated noise is handled.
+
+def _box_fill(mask: np.ndarray, box: tuple[int, int]) -> np.ndarray:
+    """Fraction of each box's pixels that ``mask`` leaves (boxes cut by the image edge count
+    their missing part as masked, as photutils does)."""
+    ny, nx = mask.shape
+    rows, cols = np.arange(0, ny, box[0]), np.arange(0, nx, box[1])
+    good = np.add.reduceat(~mask, rows, axis=0, dtype=np.int32)
+    good = np.add.reduceat(good, cols, axis=1, dtype=np.int32)
+    return good / float(box[0] * box[1])
+
+
+def _whole_boxes(shape: tuple[int, int], box: tuple[int, int]) -> np.ndarray:
+    """The mesh's boxes that lie wholly inside an image of ``shape`` (the others, cut by the
+    edge, keep Blast's rule: a narrow strip is not worth a box)."""
+    whole_y = np.arange(-(-shape[0] // box[0])) < shape[0] // box[0]
+    whole_x = np.arange(-(-shape[1] // box[1])) < shape[1] // box[1]
+    return whole_y[:, None] & whole_x[None, :]
+
+
+def _exclude_percentile_for(fill: np.ndarray) -> float:
+    """The smallest ``exclude_percentile`` (at least Blast's, at most `MAX_EXCLUDE_PERCENTILE`)
+    that keeps `MIN_KEPT_FRACTION` of the boxes in ``fill`` (the shares of their pixels left),
+    one point of margin for the pixels sigma clipping removes."""
+    fill = fill[fill > 0]
+    if fill.size == 0:
+        return EXCLUDE_PERCENTILE
+    needed = 100.0 * (1.0 - float(np.quantile(fill, 1.0 - MIN_KEPT_FRACTION))) + 1.0
+    return float(np.clip(math.ceil(needed), EXCLUDE_PERCENTILE, MAX_EXCLUDE_PERCENTILE))
+
+
+def _kept(bkg: Background2D) -> np.ndarray:
+    """The boxes ``bkg`` measured (not interpolated)."""
+    box_pixels = float(np.prod(bkg.box_size))
+    return np.asarray(bkg.n_pixels_mesh) > (1.0 - bkg.exclude_percentile / 100.0) * box_pixels
+
+
+def masked_background(
+    data: np.ndarray, box: int | tuple[int, int], mask: np.ndarray, filter_name: str | None
+) -> Background2D:
+    """``Background2D`` of a source-masked image (``mask`` includes the invalid pixels), with
+    Blast's estimator, keeping enough boxes for the background to stay local.
+
+    With Blast's ``exclude_percentile=10`` a source mask leaves out every box whose masked
+    share exceeds 10 %: most boxes of a crowded or deep field (13 of 100 kept for the real
+    2010H SDSS i cutout), whose background then comes from a few distant boxes. The allowed
+    share is raised (to at most `MAX_EXCLUDE_PERCENTILE`) until `MIN_KEPT_FRACTION` of the
+    boxes wholly inside the image are measured; fields where Blast's rule keeps that many are
+    unchanged.
+
+    Raises `BackgroundEstimationError` if no box can be measured.
     """
-    binned = first.binned
-    invalid = ~np.isfinite(binned)
-    try:
-        bkg = Background2D(
-            binned, first.box, mask=binned_mask | invalid, bkg_estimator=_estimator(filter_name)
-        )
-    except ValueError:
-        return None
-    covered = (BIN_FACTOR * binned.shape[0], BIN_FACTOR * binned.shape[1])
-    mesh = np.asarray(bkg.background_mesh, dtype=float)
-    box = (BIN_FACTOR * first.box, BIN_FACTOR * first.box)
-    shape = (int(data.shape[0]), int(data.shape[1]))
-    background = MeshMap(mesh, box, shape, covered)
-    binned_sky = binned - _zoom_mesh(mesh, first.box, binned.shape)
-    binned_sky = binned_sky[~(binned_mask | invalid)]
-    # Every fourth row is plenty for a noise scale (half a million pixels of a PanSTARRS
-    # cutout; `_mad_std` subsamples further).
-    rows = (slice(None, None, 4), slice(None))
-    sky = ~full_mask[rows] & np.isfinite(data[rows])
-    full_sky = (data[rows] - background.region(rows))[sky]
-    if binned_sky.size < 100 or full_sky.size < 100:
-        return None
-    binned_std = _mad_std(binned_sky)
-    ratio = _mad_std(full_sky) / binned_std if binned_std > 0 else 0.0
-    if not np.isfinite(ratio) or ratio <= 0:
-        return None
-    rms_mesh = np.asarray(bkg.background_rms_mesh, dtype=float) * ratio
-    return background, MeshMap(rms_mesh, box, shape, covered)
-
-
-@dataclass(frozen=True)
-class MeshMap:
-    """A ``Background2D`` mesh (background or RMS) and how it maps onto an image: boxes of
-    ``box`` (y, x) pixels zoomed as photutils zooms them onto ``covered`` pixels, the image's
-    rows/columns beyond repeating the last ones. Whole images or regions of them are made on
-    demand (`image`, `region`), so a task that needs a few apertures' pixels does not pay for
-    full-resolution maps."""
-
-    mesh: np.ndarray
-    box: tuple[int, int]
-    shape: tuple[int, int]
-    covered: tuple[int, int]
-
-    @classmethod
-    def of(cls, bkg: Background2D, shape: tuple[int, int], *, rms: bool = False) -> MeshMap:
-        mesh = np.asarray(bkg.background_rms_mesh if rms else bkg.background_mesh, dtype=float)
-        box = (int(bkg.box_size[0]), int(bkg.box_size[1]))
-        return cls(mesh, box, (int(shape[0]), int(shape[1])), (int(shape[0]), int(shape[1])))
-
-    def image(self) -> np.ndarray:
-        """The whole map (a new array)."""
-        return self.region((slice(None), slice(None)))
-
-    def points(self, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
-        """The map at pixels ``(ys, xs)`` (integer arrays of one shape): what ``image()`` gives
-        there, without making the image."""
-        ys, xs = np.asarray(ys), np.asarray(xs)
-        if np.ptp(self.mesh) == 0:
-            return np.full(ys.shape, np.min(self.mesh), dtype=float)
-        zoom_y = _edge_extended(
-            _zoom_operator(self.mesh.shape[0], self.box[0], self.covered[0]), self.shape[0]
-        )
-        zoom_x = _edge_extended(
-            _zoom_operator(self.mesh.shape[1], self.box[1], self.covered[1]), self.shape[1]
-        )
-        values = np.einsum("...l,...l->...", zoom_y[ys] @ self.mesh, zoom_x[xs])
-        return np.clip(values, self.mesh.min(), self.mesh.max())
-
-    def region(self, region: tuple[slice, slice]) -> np.ndarray:
-        """The map on ``region`` (two slices of the image, steps allowed): what ``image()``
-        gives there, without computing the rest."""
-        rows = range(*region[0].indices(self.shape[0]))
-        cols = range(*region[1].indices(self.shape[1]))
-        if np.ptp(self.mesh) == 0:
-            return np.full((len(rows), len(cols)), np.min(self.mesh), dtype=float)
-        zoom_y = _edge_extended(
-            _zoom_operator(self.mesh.shape[0], self.box[0], self.covered[0]), self.shape[0]
-        )
-        zoom_x = _edge_extended(
-            _zoom_operator(self.mesh.shape[1], self.box[1], self.covered[1]), self.shape[1]
-        )
-        return _zoomed(self.mesh, zoom_y[region[0]], zoom_x[region[1]])
-
-
-#: Rows per matrix product in `background_image`.
-_ZOOM_ROWS = 32
-
-
-@lru_cache(maxsize=128)
-def _zoom_operator(n_mesh: int, box: int, n_out: int) -> np.ndarray:
-    """The ``(n_out, n_mesh)`` matrix of photutils' 1-D mesh zoom (cubic spline, ``reflect``,
-    ``grid_mode=True``, zoomed by ``box`` and cropped to ``n_out``): column k is the zoom of
-    the k-th unit vector. The zoom is linear and acts on each axis independently."""
-    eye = np.eye(n_mesh)
-    columns = [
-        zoom(eye[k], box, order=3, mode="reflect", grid_mode=True)[:n_out] for k in range(n_mesh)
-    ]
-    operator = np.stack(columns, axis=1)
-    operator.flags.writeable = False
-    return operator
-
-
-def background_image(bkg: Background2D, shape: tuple[int, int], *, rms: bool = False) -> np.ndarray:
-    """``bkg.background`` (``bkg.background_rms`` if ``rms``) of an image of ``shape``, to
-    floating-point rounding (relative 1e-15), without its cost.
-
-    photutils zooms the mesh with ``scipy.ndimage.zoom`` (order 3), crops it to the image and
-    clips it to the mesh range; the zoom costs 16 multiply-adds per output pixel (0.1 s for a
-    1440 x 1440 PanSTARRS cutout). The same zoom is separable, ``Zy @ mesh @ Zx.T`` with the
-    1-D zoom matrices, a few milliseconds.
-    """
-    mesh = np.asarray(bkg.background_rms_mesh if rms else bkg.background_mesh, dtype=float)
-    box_y, box_x = (int(b) for b in bkg.box_size)
-    return _zoom_mesh(mesh, (box_y, box_x), shape)
-
-
-def _edge_extended(operator: np.ndarray, n_out: int) -> np.ndarray:
-    """A zoom operator with rows beyond its own repeating its last row."""
-    extra = n_out - operator.shape[0]
-    return operator if extra <= 0 else np.concatenate([operator, operator[-1:].repeat(extra, 0)])
-
-
-def _zoom_mesh(
-    mesh: np.ndarray, box, shape: tuple[int, int], covered: tuple[int, int] | None = None
-) -> np.ndarray:
-    """The mesh of boxes of ``box`` (one int or (y, x)) pixels zoomed to ``shape`` as
-    ``Background2D`` zooms it (see `background_image`). With ``covered`` (at most ``shape``),
-    the mesh is zoomed to ``covered`` and the rows/columns beyond repeat the last ones (a
-    binned image's mesh on the full image, whose odd last row/column the binning dropped)."""
-    shape = (int(shape[0]), int(shape[1]))
-    covered = shape if covered is None else (int(covered[0]), int(covered[1]))
-    box_yx = (int(box), int(box)) if np.ndim(box) == 0 else (int(box[0]), int(box[1]))
-    return MeshMap(np.asarray(mesh, dtype=float), box_yx, shape, covered).image()
-
-
-def _zoomed(mesh: np.ndarray, zoom_y: np.ndarray, zoom_x: np.ndarray) -> np.ndarray:
-    """``clip(zoom_y @ mesh @ zoom_x.T)`` to the mesh's range, as a new array."""
-    columns = mesh @ zoom_x.T
-    image = np.empty((zoom_y.shape[0], zoom_x.shape[0]))
-    # Small row blocks keep OpenBLAS single-threaded: a whole-image product wakes its worker
-    # threads, which then spin on the second core (+30% CPU for the image analysis).
-    for start in range(0, image.shape[0], _ZOOM_ROWS):
-        stop = start + _ZOOM_ROWS
-        np.matmul(zoom_y[start:stop], columns, out=image[start:stop])
-    np.clip(image, mesh.min(), mesh.max(), out=image)
-    return image
+    box_yx = (box, box) if np.ndim(box) == 0 else (int(box[0]), int(box[1]))
+    whole = _whole_boxes(data.shape, box_yx)
+    percentile = _exclude_percentile_for(_box_fill(mask, box_yx)[whole])
+    for attempt in range(2):
+        try:
+            bkg = Background2D(
+                data,
+                box_yx,
+                mask=mask,
+                exclude_percentile=percentile,
+                bkg_estimator=_estimator(filter_name),
+            )
+        except ValueError as err:
+            if percentile >= MAX_EXCLUDE_PERCENTILE:
+                raise BackgroundEstimationError(
+                    f"cannot estimate the background of a {data.shape} image: {err}"
+                ) from err
+            percentile = MAX_EXCLUDE_PERCENTILE
+            continue
+        # Sigma clipping removes pixels the mask did not predict: check, and re-choose from
+        # the boxes' measured pixel counts once.
+        fill = np.asarray(bkg.n_pixels_mesh) / float(np.prod(bkg.box_size))
+        counted = whole & (fill > 0)
+        if (
+            attempt
+            or percentile >= MAX_EXCLUDE_PERCENTILE
+            or not counted.any()
+            or _kept(bkg)[counted].mean() >= MIN_KEPT_FRACTION
+        ):
+            return bkg
+        percentile = max(percentile, _exclude_percentile_for(fill[whole]))
+    return bkg
 
 
 def smooth_for_detection(image: np.ndarray, *, all_finite: bool = False) -> np.ndarray:
@@ -429,11 +363,6 @@ def detect_sources_quietly(*args, **kwargs) -> SegmentationImage | None:
         return detect_sources(*args, **kwargs)
 
 
-#: Images of at least this many pixels (PanSTARRS, DES/Legacy Survey, SDSS cutouts at Blast's
-#: geometry) get their final, source-masked background from the binned image.
-BINNED_FINAL_MIN_PIXELS = 500_000
-
-
 class ImageAnalysis:
     """Background, background RMS and source catalogues of one image.
 
@@ -497,17 +426,16 @@ class ImageAnalysis:
                     background_image(plain, self.data.shape),
                     background_image(plain, self.data.shape, rms=True),
                 )
-            source_mask, binned_mask = self._make_source_mask(
+            source_mask = self._make_source_mask(
                 first, mask_threshold_sigma, mask_n_pixels, mask_dilate_radius
             )
-            if binned_mask is not None and self.data.size >= BINNED_FINAL_MIN_PIXELS:
-                final = _binned_final_background(
-                    self.data, first, binned_mask, source_mask, filter_name
-                )
-            if source_mask is not None and final is None:
+            if source_mask is not None:
                 try:
-                    final = estimate_background(
-                        self.data, filter_name=filter_name, mask=source_mask | ~finite
+                    final = masked_background(
+                        self.data,
+                        background_box_size(self.data.shape),
+                        source_mask | ~finite,
+                        filter_name,
                     )
                 except BackgroundEstimationError:
                     source_mask = None
@@ -517,11 +445,8 @@ class ImageAnalysis:
                 if plain is not None
                 else estimate_background(self.data, filter_name=filter_name, mask=invalid)
             )
-        if isinstance(final, tuple):
-            self.background_map, self.rms_map = final
-        else:
-            self.background_map = MeshMap.of(final, self.data.shape)
-            self.rms_map = MeshMap.of(final, self.data.shape, rms=True)
+        self.background_map = MeshMap.of(final, self.data.shape)
+        self.rms_map = MeshMap.of(final, self.data.shape, rms=True)
         # dilate_disc returns a new array: frozen without a copy.
         self.source_mask = None if source_mask is None else _frozen(source_mask)
         self._segmentations: dict[tuple[float, int], SegmentationImage | None] = {}
@@ -588,10 +513,9 @@ class ImageAnalysis:
 
     def _make_source_mask(
         self, first: _FirstPass, threshold_sigma: float, n_pixels: int, dilate_radius: int
-    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+    ) -> np.ndarray | None:
         """Detect sources on the smoothed residual of the first pass and dilate them into a
-        full-resolution mask; also returns the binned mask after a binned first pass. None for
-        the masks if nothing is detected.
+        full-resolution mask; None if nothing is detected.
 
         After a binned first pass the detection runs on the binned image (a fraction of the
         pixels; ``n_pixels`` and ``dilate_radius`` are scaled from full-resolution pixels) and
@@ -625,11 +549,9 @@ class ImageAnalysis:
             mask=None if all_finite else invalid,
         )
         if segm is None:
-            return None, None
+            return None
         mask = dilate_disc(segm.data != 0, dilate_radius)
-        if first.binned_residual is None:
-            return mask, None
-        return _upsample(mask, self.data.shape), mask
+        return mask if first.binned_residual is None else _upsample(mask, self.data.shape)
 
     @property
     def cached_segmentations(self) -> frozenset[tuple[float, int]]:

@@ -58,13 +58,16 @@ def directional_light_radius(
     All positions are in degrees; ``pa_deg`` is the major-axis position angle east of north.
     Arguments broadcast against each other (e.g. galaxies as ``(n, 1)`` and samples of the
     point as ``(1, m)``). A point exactly at the galaxy centre gets the DLR along the major
-    axis (``a``); a NaN position angle is treated as 0 (a round galaxy does not care).
+    axis (``a``). A NaN position angle means the orientation is unknown: the galaxy is then
+    round, of the same area (DLR ``sqrt(a b)`` in every direction), not an ellipse pointing
+    north.
     """
     a_arr = _as_float_array("a", a)
     b_arr = _as_float_array("b", b)
     if np.any(a_arr <= 0) or np.any(b_arr <= 0):
         raise ValueError("galaxy semi-axes a and b must be positive")
-    pa = np.nan_to_num(_as_float_array("pa_deg", pa_deg), nan=0.0)
+    pa_raw = _as_float_array("pa_deg", pa_deg)
+    pa = np.nan_to_num(pa_raw, nan=0.0)
     phi = position_angle(
         _as_float_array("galaxy_ra", galaxy_ra) * u.deg,
         _as_float_array("galaxy_dec", galaxy_dec) * u.deg,
@@ -72,7 +75,8 @@ def directional_light_radius(
         _as_float_array("dec", dec) * u.deg,
     ).to_value(u.rad)
     delta = np.asarray(phi) - np.radians(pa)
-    return a_arr * b_arr / np.hypot(a_arr * np.sin(delta), b_arr * np.cos(delta))
+    dlr = a_arr * b_arr / np.hypot(a_arr * np.sin(delta), b_arr * np.cos(delta))
+    return np.where(np.isnan(pa_raw), np.sqrt(a_arr * b_arr), dlr)
 
 
 def fractional_offset(

@@ -435,7 +435,8 @@ def _galaxy_shapes(catalog: Table, config: HostMatchConfig) -> tuple[np.ndarray,
     b = _column(catalog, "b_arcsec")
     a = np.where(np.isfinite(a), np.maximum(a, config.size_floor_arcsec), config.size_floor_arcsec)
     b = np.where(np.isfinite(b), np.maximum(b, config.size_floor_arcsec), a)
-    pa = np.nan_to_num(_column(catalog, "pa_deg"), nan=0.0)
+    # NaN stays NaN: `directional_light_radius` makes a galaxy of unknown orientation round.
+    pa = _column(catalog, "pa_deg")
     return a, b, pa
 
 

@@ -294,3 +294,21 @@ def test_transient_redshift_prior_is_a_normalised_low_redshift_distribution():
 def test_rate_power_softens_the_luminosity_weighting():
     ratio = sn_rate_absmag_pdf(-22.0, power=0.5) / sn_rate_absmag_pdf(-17.0, power=0.5)
     assert ratio == pytest.approx(10.0)
+
+
+def test_galaxy_without_position_angle_is_round_in_the_association():
+    """An elongated galaxy (a=10", b=2") with no position angle and a transient 8" due east:
+    offset 8/sqrt(20) = 1.8 DLR, so it is the host. Pointing it north (PA 0) put the
+    transient at 4 DLR, behind a small galaxy at 1.5 DLR."""
+    table = catalog(
+        [
+            {"object_id": "big", "east": 0.0, "north": 0.0, "a_arcsec": 10.0,
+             "b_arcsec": 2.0, "pa_deg": np.nan, "mag": 15.0},
+            {"object_id": "small", "east": 11.0, "north": 0.0, "a_arcsec": 2.0,
+             "b_arcsec": 2.0, "mag": 20.0},
+        ]
+    )  # fmt: skip
+    result = associate_host(RA0 + 8 * ARCSEC / np.cos(np.radians(DEC0)), DEC0, table)
+    big = result.candidates[0]
+    assert big["fractional_offset"] == pytest.approx(8.0 / np.sqrt(20.0), rel=1e-3)
+    assert result.best_object_id == "big"

@@ -64,3 +64,17 @@ def test_separation_handles_cos_dec():
 def test_dlr_rejects_non_positive_axes():
     with pytest.raises(ValueError, match="positive"):
         directional_light_radius(0.0, 0.0, 0.0, 1.0, 0.0, 0.0, ARCSEC)
+
+
+def test_unknown_position_angle_is_round_of_the_same_area():
+    """A galaxy with an axis ratio but no position angle is not an ellipse pointing north:
+    its DLR is sqrt(a b) in every direction (it was a due north and b due east)."""
+    ra, dec, a, b = 150.0, 10.0, 10.0, 2.0
+    north = directional_light_radius(ra, dec, a, b, np.nan, ra, dec + 6 * ARCSEC)
+    east = directional_light_radius(
+        ra, dec, a, b, np.nan, ra + 6 * ARCSEC / np.cos(np.radians(dec)), dec
+    )
+    assert north == pytest.approx(np.sqrt(a * b), rel=1e-9)
+    assert east == pytest.approx(np.sqrt(a * b), rel=1e-9)
+    # a known position angle still gives the ellipse
+    assert directional_light_radius(ra, dec, a, b, 0.0, ra, dec + 6 * ARCSEC) == pytest.approx(a)

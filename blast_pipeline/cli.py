@@ -23,6 +23,7 @@ from blast_pipeline.export.commands import add_wait_arguments, register_commands
 from blast_pipeline.resources import blast_resource_from_env
 from blast_pipeline.runners.graph import WorkflowGraph
 from blast_pipeline.runners.reset import reset_and_request
+from blast_pipeline.sed_command import register_fit_sed
 from blast_pipeline.services import PipelineServices
 from blast_pipeline.statuses import PROCESSED, is_error
 from blast_pipeline.transient_input import parse_new_transient
@@ -301,6 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_doctor)
     register_commands(sub)
+    register_fit_sed(sub)
     return parser
 
 

@@ -8,7 +8,6 @@ The posterior and the bagpipes forward model are loaded once per process
 
 from __future__ import annotations
 
-from abc import abstractmethod
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -122,18 +121,36 @@ def validated_points(session: Session, transient: Transient, kind: str) -> list[
     ]
 
 
+def sed_aperture(session: Session, transient: Transient, kind: str) -> Aperture | None:
+    """The aperture whose photometry is fitted: the primary global one, or the local one."""
+    if kind == "global":
+        return primary_global_aperture(session, transient.id)
+    return session.scalar(select(Aperture).where(Aperture.name == local_aperture_name(transient)))
+
+
+def sed_reddening(transient: Transient, kind: str) -> float | None:
+    """Milky-Way E(B-V) [mag] toward the aperture: the host's (global), the transient's (local)."""
+    if kind == "global":
+        return transient.host.milkyway_dust_reddening if transient.host else None
+    return transient.milkyway_dust_reddening
+
+
+def aperture_sed_input(session: Session, transient: Transient, kind: str) -> SEDInput:
+    """What the ``kind`` fit sees: validated photometry, MW-corrected, 1 % floor, S/N >= 3.
+    ValueError naming what is missing (no validated photometry, no E(B-V))."""
+    points = validated_points(session, transient, kind)
+    if not points:
+        raise ValueError(f"{transient.name} has no validated {kind} photometry")
+    ebv = sed_reddening(transient, kind)
+    if ebv is None:
+        raise ValueError(f"{transient.name}: no Milky-Way E(B-V) for the {kind} aperture")
+    return prepare_sed_input(points, ebv)
+
+
 class _HostSEDFitting(TransientTaskRunner):
     aperture_type: str
     queue = "sed"
     pool = "sed"
-
-    @abstractmethod
-    def _aperture(self, session: Session, transient: Transient) -> Aperture | None:
-        """The aperture whose photometry is fitted."""
-
-    @abstractmethod
-    def _reddening(self, transient: Transient) -> float | None:
-        """Milky-Way E(B-V) [mag] toward that aperture."""
 
     def _run_process(self, transient: Transient, context: TaskContext) -> str:
         session, data_root = context.session, context.services.data_root
@@ -145,16 +162,10 @@ class _HostSEDFitting(TransientTaskRunner):
             remove_sed_result(session, data_root, transient, kind)
             context.add_metadata(reason=f"best redshift {z!r} outside [{low:g}, {high:g}]")
             return REDSHIFT_TOO_HIGH
-        aperture = self._aperture(session, transient)
+        aperture = sed_aperture(session, transient, kind)
         if aperture is None:
             raise RuntimeError(f"{transient.name} has no {kind} aperture")
-        points = validated_points(session, transient, kind)
-        if not points:
-            raise ValueError(f"{transient.name} has no validated {kind} photometry")
-        ebv = self._reddening(transient)
-        if ebv is None:
-            raise ValueError(f"{transient.name}: no Milky-Way E(B-V) for the {kind} aperture")
-        sed_input = prepare_sed_input(points, ebv)
+        sed_input = aperture_sed_input(session, transient, kind)
         if not has_enough_filters(sed_input.filters):
             remove_sed_result(session, data_root, transient, kind)
             context.add_metadata(
@@ -189,12 +200,6 @@ class GlobalHostSEDFitting(_HostSEDFitting):
     def _prerequisites(self) -> dict[str, str]:
         return {"Validate global photometry": "processed", "Host MWEBV": "processed"}
 
-    def _aperture(self, session: Session, transient: Transient) -> Aperture | None:
-        return primary_global_aperture(session, transient.id)
-
-    def _reddening(self, transient: Transient) -> float | None:
-        return transient.host.milkyway_dust_reddening if transient.host else None
-
 
 class LocalHostSEDFitting(_HostSEDFitting):
     """SED posterior of the 2 kpc local aperture around the transient (transient's E(B-V))."""
@@ -205,11 +210,3 @@ class LocalHostSEDFitting(_HostSEDFitting):
 
     def _prerequisites(self) -> dict[str, str]:
         return {"Validate local photometry": "processed"}
-
-    def _aperture(self, session: Session, transient: Transient) -> Aperture | None:
-        return session.scalar(
-            select(Aperture).where(Aperture.name == local_aperture_name(transient))
-        )
-
-    def _reddening(self, transient: Transient) -> float | None:
-        return transient.milkyway_dust_reddening

@@ -228,8 +228,9 @@ def host_row(h: Host | None) -> dict[str, Any] | None:
     return {key: getattr(h, key) for key in HOST_ROW_KEYS}
 
 
-def transient_fields(t: Transient, aliases: list[str]) -> dict[str, Any]:
-    """Blast's ``TransientSerializer`` (the payload's ``transient_`` component)."""
+def transient_fields(t: Transient, aliases: list[str], host: Host | None) -> dict[str, Any]:
+    """Blast's ``TransientSerializer`` (the payload's ``transient_`` component); ``host``: the
+    transient's host (ORM object or row)."""
     return {
         "id": t.id,
         "aliases": aliases,
@@ -245,7 +246,7 @@ def transient_fields(t: Transient, aliases: list[str]) -> dict[str, Any]:
         "software_version": t.software_version,
         "update_comment": t.update_comment,
         "update_fields": t.update_fields,
-        "host": host_row(t.host),
+        "host": host_row(host),
     }
 
 
@@ -298,21 +299,25 @@ def aperture_row(a: Aperture) -> dict[str, Any]:
     }
 
 
-def aperture_fields(a: Aperture, transient: dict[str, Any]) -> dict[str, Any]:
-    """Blast's ``ApertureSerializer``: cutout and transient nested."""
+def aperture_fields(
+    a: Aperture, transient: dict[str, Any], cutout: Cutout | None
+) -> dict[str, Any]:
+    """Blast's ``ApertureSerializer``: cutout (the aperture's, ORM object or row) and
+    transient nested."""
     values = aperture_row(a)
-    values["cutout"] = cutout_row(a.cutout)
+    values["cutout"] = cutout_row(cutout)
     values["transient"] = transient
     return values
 
 
 def photometry_fields(
     p: AperturePhotometry,
-    aperture: Aperture,
+    aperture: dict[str, Any],
     transient: dict[str, Any],
     filters: dict[int, dict[str, Any]],
 ) -> dict[str, Any]:
-    """Blast's ``AperturePhotometrySerializer``: aperture, filter and transient nested."""
+    """Blast's ``AperturePhotometrySerializer``: aperture (``aperture_row``), filter and
+    transient nested."""
     return {
         "id": p.id,
         "flux": p.flux,
@@ -321,7 +326,7 @@ def photometry_fields(
         "magnitude_error": p.magnitude_error,
         "is_validated": p.is_validated,
         "software_version": p.software_version,
-        "aperture": aperture_row(aperture),
+        "aperture": aperture,
         "filter": filters[p.filter_id],
         "transient": transient,
     }

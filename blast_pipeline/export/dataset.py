@@ -350,23 +350,37 @@ def _check_filters(session: Session, dataset: dict[str, Any], what: str) -> dict
 
 
 def _import_host(session: Session, host: dict[str, Any] | None, what: str) -> Host | None:
-    """The dataset's host: the stored host of that name (or catalogue object), else a new one."""
+    """The dataset's host: the stored host of that name, else the stored host the project's
+    host de-duplication rule (``science/host_dedup.py``: catalogue identity, or position within
+    1") takes it for, else a new one."""
+    from blast_pipeline.db.host_lookup import find_stored_host
+    from blast_pipeline.science.host_dedup import HostConflictError, HostRecord
+
     if not host:
         return None
     f = host["fields"]
-    existing = None
     if f.get("name"):
         existing = session.scalar(select(Host).where(Host.name == f["name"]))
-    if existing is None and f.get("object_id"):
-        existing = session.scalar(
-            select(Host).where(
-                Host.object_id == f["object_id"],
-                Host.catalog_name == f.get("catalog_name"),
-                Host.catalog_release == f.get("catalog_release"),
-            )
+        if existing is not None:
+            return existing
+    try:
+        candidate = HostRecord(
+            ra_deg=float(f["ra_deg"]),
+            dec_deg=float(f["dec_deg"]),
+            object_id=f.get("object_id") or "",
+            catalog_name=f.get("catalog_name") or "",
+            catalog_release=f.get("catalog_release") or "",
         )
-    if existing is not None:
-        return existing
+        decision, stored = find_stored_host(session, candidate)
+    except (KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, HostConflictError):
+            raise DatasetError(f"{what}: host {f.get('name')!r}: {exc}") from None
+        raise DatasetError(f"{what}: host without a valid position ({exc})") from None
+    if stored is not None:
+        if decision.action == "adopt":  # a stored host without catalogue identity: fill it in
+            for key in ("name", "object_id", "catalog_name", "catalog_release"):
+                setattr(stored, key, getattr(stored, key) or f.get(key))
+        return stored
     row = Host(**{k: f.get(k) for k in _HOST_FIELDS})
     row.software_version = row.software_version or __version__
     session.add(row)

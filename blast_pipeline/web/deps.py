@@ -6,23 +6,32 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from blast_pipeline.resources import blast_resource_from_env
 from blast_pipeline.services import PipelineServices
 
 
-def get_services(request: Request) -> PipelineServices:
+def _build_services() -> PipelineServices:
+    from dataclasses import replace
+
+    from blast_pipeline.services import build_services
+
+    settings = blast_resource_from_env(resolve=True).settings()
+    return build_services(replace(settings, sky="none"))
+
+
+async def get_services(request: Request) -> PipelineServices:
     """The app's pipeline services, opened on first use (from the ``BLAST_*`` environment):
-    the database and the file store only; the web service never calls the data sources."""
-    if request.app.state.services is None:
-        from dataclasses import replace
-
-        from blast_pipeline.services import build_services
-
-        settings = blast_resource_from_env(resolve=True).settings()
-        request.app.state.services = build_services(replace(settings, sky="none"))
-    return request.app.state.services
+    the database and the file store only; the web service never calls the data sources.
+    ``async`` so that a request does not wait for a threadpool thread just to read it."""
+    state = request.app.state
+    if state.services is None:
+        async with state.services_lock:
+            if state.services is None:
+                state.services = await run_in_threadpool(_build_services)
+    return state.services
 
 
 Services = Annotated[PipelineServices, Depends(get_services)]

@@ -22,19 +22,25 @@ def _build_services() -> PipelineServices:
     return build_services(replace(settings, sky="none"))
 
 
-async def get_services(request: Request) -> PipelineServices:
+def get_services(request: Request) -> PipelineServices:
     """The app's pipeline services, opened on first use (from the ``BLAST_*`` environment):
-    the database and the file store only; the web service never calls the data sources.
-    ``async`` so that a request does not wait for a threadpool thread just to read it."""
+    the database and the file store only; the web service never calls the data sources."""
     state = request.app.state
     if state.services is None:
-        async with state.services_lock:
+        with state.services_lock:
             if state.services is None:
-                state.services = await run_in_threadpool(_build_services)
+                state.services = _build_services()
     return state.services
 
 
-Services = Annotated[PipelineServices, Depends(get_services)]
+async def services_dependency(request: Request) -> PipelineServices:
+    """``get_services`` as an ``async`` dependency, so that a request does not wait for a
+    threadpool thread just to read the services (the first call opens them in one)."""
+    services = request.app.state.services
+    return services if services is not None else await run_in_threadpool(get_services, request)
+
+
+Services = Annotated[PipelineServices, Depends(services_dependency)]
 
 
 def get_session(services: Services) -> Iterator[Session]:

@@ -39,13 +39,14 @@ from blast_pipeline.export.serializers import (
     transient_row,
 )
 from blast_pipeline.web.deps import DbSession
-from blast_pipeline.web.schemas import Message, Page
+from blast_pipeline.web.schemas import NO_NUL, Message, Page
 
 router = APIRouter(prefix="/api", tags=["lists"])
 MAX_PAGE_SIZE = 1000
 PageNumber = Annotated[int, Query(ge=1, le=10**9, description="1-based page number")]
 PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="rows per page")]
-Text = Annotated[str | None, Query(max_length=200)]
+#: Text filters: no NUL character (PostgreSQL refuses it in a string: a 500 otherwise).
+Text = Annotated[str | None, Query(max_length=200, pattern=NO_NUL)]
 Number = Annotated[float | None, Query(allow_inf_nan=False)]
 _LIST = {"response_model": Page, "responses": {404: {"model": Message}}}
 

@@ -132,6 +132,8 @@ def _get(url: str, method: str = "GET", headers: dict | None = None) -> tuple[in
         ("/api/transient/?page_size=1000000", "GET", None, 422, "page_size"),
         ("/api/transient/?page=1000000", "GET", None, 404, "invalid page"),
         ("/api/host/?page=99999999999999999999", "GET", None, 422, "page"),
+        # a NUL character: PostgreSQL cannot take it (found by the fuzzing on PostgreSQL)
+        ("/api/sedfittingresult/?transient=a%00b", "GET", None, 422, "pattern"),
         ("/api/transient/post/name=2024tok&ra=1&dec=1", "POST", None, 401, "Bearer"),
         (
             "/api/transient/post/name=2024tok&ra=1&dec=1",

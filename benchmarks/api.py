@@ -5,9 +5,14 @@ new names through the export/import dataset (same rows, so every payload is a fu
 ``--n`` transients are stored. A real server (``blast-pipeline serve``) answers
 ``GET /api/transient/get/<name>?format=json`` to ``--clients`` threads on loopback, each with
 its own keep-alive connection, for ``--requests`` requests in all, names drawn at random. Also
-times the export of one transient (dataset JSON and the ``.tar.gz``).
+times the export of one transient (dataset JSON and the ``.tar.gz``). ``--workers N`` runs
+``serve --workers N``.
 
-Last line: ``RESULT get_rps=<f> get_p99_ms=<f> n=<n>``.
+Latency depends on the machine's load; the server's CPU time per request (user + system, of
+the server process and its workers, read from ``/proc`` around the timed requests) does much
+less, so it is printed too.
+
+Last line: ``RESULT get_rps=<f> get_p99_ms=<f> n=<n> server_cpu_ms_per_request=<f> workers=<n>``.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import http.client
 import json
 import os
 import random
+import signal
 import statistics
 import subprocess
 import sys
@@ -76,8 +82,35 @@ def client(port: int, names: list[str], count: int, latencies: list[float], seed
     connection.close()
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu_seconds(pid: int) -> float:
+    """CPU seconds of the server process and every live descendant (uvicorn's workers)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            total += _cpu_seconds(current)
+        except OSError:
+            continue
+        todo += children.get(current, [])
+    return total
+
+
 def wait_until_up(port: int, process: subprocess.Popen) -> None:
-    for _ in range(600):
+    for _ in range(3000):
         if process.poll() is not None:
             raise RuntimeError("the server exited")
         try:
@@ -97,7 +130,10 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=4000, help="in all clients together")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temp home")
+    parser.add_argument("--workers", type=int, default=1, help="serve --workers")
     args = parser.parse_args()
+    # SIGTERM unwinds like Ctrl-C: the server is stopped and the temporary home removed
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     with tempfile.TemporaryDirectory(prefix="blast-api-bench-") as tmp:
         home = Path(tmp)
@@ -109,10 +145,13 @@ def main() -> None:
         if args.database_url:
             env["BLAST_DATABASE_URL"] = args.database_url
         command = [sys.executable, "-m", "blast_pipeline.cli", "serve", "--port", str(args.port)]
+        if args.workers != 1:
+            command += ["--workers", str(args.workers)]
         server = subprocess.Popen([*command, "--log-level", "warning"], env=env, cwd=ROOT)
         try:
             wait_until_up(args.port, server)
-            client(args.port, names, 20, [], seed=0)  # warm-up
+            for seed in range(4 * args.workers):  # warm up every worker
+                client(args.port, names, 10, [], seed=100 + seed)
             latencies: list[float] = []
             per_client = args.requests // args.clients
             threads = [
@@ -121,12 +160,14 @@ def main() -> None:
                 )
                 for seed in range(args.clients)
             ]
+            cpu_before = server_cpu_seconds(server.pid)
             start = time.perf_counter()
             for t in threads:
                 t.start()
             for t in threads:
                 t.join()
             elapsed = time.perf_counter() - start
+            server_cpu = server_cpu_seconds(server.pid) - cpu_before
             for path, label in (
                 (f"/api/transient/export/{names[0]}/", "dataset"),
                 (f"/api/transient/export/{names[0]}/all/", "archive"),
@@ -144,7 +185,12 @@ def main() -> None:
     p99 = latencies[int(0.99 * (len(latencies) - 1))] * 1000
     rps = len(latencies) / elapsed
     print(f"{len(latencies)} requests, {args.clients} clients: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
-    print(f"RESULT get_rps={rps:.1f} get_p99_ms={p99:.1f} n={len(names)}")
+    cpu_ms = 1000 * server_cpu / len(latencies)
+    print(f"server CPU per request: {cpu_ms:.2f} ms ({args.workers} worker(s))")
+    print(
+        f"RESULT get_rps={rps:.1f} get_p99_ms={p99:.1f} n={len(names)} "
+        f"server_cpu_ms_per_request={cpu_ms:.2f} workers={args.workers}"
+    )
 
 
 if __name__ == "__main__":

@@ -69,7 +69,7 @@ class Host(SoftwareVersionMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str | None] = mapped_column(String(100), unique=True)
     ra_deg: Mapped[float] = mapped_column(Float)
-    dec_deg: Mapped[float] = mapped_column(Float)
+    dec_deg: Mapped[float] = mapped_column(Float, index=True)
     redshift: Mapped[float | None] = mapped_column(Float)
     redshift_err: Mapped[float | None] = mapped_column(Float)
     photometric_redshift: Mapped[float | None] = mapped_column(Float)
@@ -161,9 +161,11 @@ class Alias(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     alias: Mapped[str] = mapped_column(String(64), unique=True)
     transient_id: Mapped[int | None] = mapped_column(
-        ForeignKey("transients.id", ondelete="CASCADE")
+        ForeignKey("transients.id", ondelete="CASCADE"), index=True
     )
-    host_id: Mapped[int | None] = mapped_column(ForeignKey("hosts.id", ondelete="CASCADE"))
+    host_id: Mapped[int | None] = mapped_column(
+        ForeignKey("hosts.id", ondelete="CASCADE"), index=True
+    )
 
 
 class Cutout(SoftwareVersionMixin, Base):
@@ -190,7 +192,9 @@ class Aperture(SoftwareVersionMixin, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
-    transient_id: Mapped[int] = mapped_column(ForeignKey("transients.id", ondelete="CASCADE"))
+    transient_id: Mapped[int] = mapped_column(
+        ForeignKey("transients.id", ondelete="CASCADE"), index=True
+    )
     cutout_id: Mapped[int | None] = mapped_column(ForeignKey("cutouts.id", ondelete="CASCADE"))
     #: "local" or "global".
     type: Mapped[str] = mapped_column(String(10))
@@ -212,7 +216,9 @@ class AperturePhotometry(SoftwareVersionMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     aperture_id: Mapped[int] = mapped_column(ForeignKey("apertures.id", ondelete="CASCADE"))
     filter_id: Mapped[int] = mapped_column(ForeignKey("filters.id"))
-    transient_id: Mapped[int] = mapped_column(ForeignKey("transients.id", ondelete="CASCADE"))
+    transient_id: Mapped[int] = mapped_column(
+        ForeignKey("transients.id", ondelete="CASCADE"), index=True
+    )
     #: Microjansky (AB), as Blast computes it.
     flux: Mapped[float | None] = mapped_column(Float)
     flux_error: Mapped[float | None] = mapped_column(Float)
@@ -269,9 +275,11 @@ class StarFormationHistoryResult(Base):
     __tablename__ = "star_formation_history_results"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    transient_id: Mapped[int] = mapped_column(ForeignKey("transients.id", ondelete="CASCADE"))
+    transient_id: Mapped[int] = mapped_column(
+        ForeignKey("transients.id", ondelete="CASCADE"), index=True
+    )
     sed_fitting_result_id: Mapped[int] = mapped_column(
-        ForeignKey("sed_fitting_results.id", ondelete="CASCADE")
+        ForeignKey("sed_fitting_results.id", ondelete="CASCADE"), index=True
     )
     logsfr_16: Mapped[float | None] = mapped_column(Float)
     logsfr_50: Mapped[float | None] = mapped_column(Float)

@@ -2,8 +2,9 @@
 all-or-nothing import.
 
 A file stored at ``<kind>/<transient>/<rest>`` under the data root (``cutouts/``, ``cropped/``,
-``thumbnails/``, the SED output folder, ...) is the member ``<kind>/<rest>``, as Blast's
-``cutouts/<survey>/<filter>.fits``. Scratch folders are not archived.
+``thumbnails/``, ...) is the member ``<kind>/<rest>``, as Blast's ``cutouts/<survey>/<filter>.fits``;
+the SED files (``sed_output/<transient>/``) are the members ``sed_data/<transient>_<type>...``, as
+in Blast's archives (reference 4.3). Scratch folders are not archived.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from blast_pipeline.names import validate_transient_name
 DATASET_MEMBER = "transient.json"
 #: Folders under the data root that hold temporary files, never results.
 SCRATCH_KINDS = ("scratch",)
+#: Data-root folder -> its folder in the archive, where Blast's name differs.
+ARCHIVE_FOLDERS = {"sed_output": "sed_data"}
+_DATA_FOLDERS = {member: kind for kind, member in ARCHIVE_FOLDERS.items()}
 #: Import refuses archives whose members add up to more than this (bytes, uncompressed).
 MAX_ARCHIVE_BYTES = 20 * 1024**3
 
@@ -53,13 +57,18 @@ def transient_files(data_root: Path, name: str, dataset: dict[str, Any]) -> dict
             continue
         for path in sorted(base.rglob("*")):
             if path.is_file() and not path.is_symlink():
-                files[f"{folder.name}/{path.relative_to(base).as_posix()}"] = path
+                files[_member(folder.name, path.relative_to(base).as_posix())] = path
     for relative in dataset_files(dataset):
         kind, rest = _kind_and_rest(relative, name)
         path = root / relative
         if path.is_file():
-            files.setdefault(f"{kind}/{rest.as_posix()}", path)
+            files.setdefault(_member(kind, rest.as_posix()), path)
     return files
+
+
+def _member(kind: str, rest: str) -> str:
+    """The archive member of the data-root file ``<kind>/<transient>/<rest>``."""
+    return f"{ARCHIVE_FOLDERS.get(kind, kind)}/{rest}"
 
 
 def write_archive(target: BinaryIO | Path, dataset: dict[str, Any], data_root: Path) -> int:
@@ -134,7 +143,8 @@ def stage_archive(path: Path, data_root: Path) -> StagedArchive:
                 parts = PurePosixPath(member.name).parts
                 if len(parts) < 2:
                     raise DatasetError(f"{path}: member {member.name!r} is not <folder>/<file>")
-                relative = str(PurePosixPath(parts[0], name, *parts[1:]))
+                kind = _DATA_FOLDERS.get(parts[0], parts[0])
+                relative = str(PurePosixPath(kind, name, *parts[1:]))
                 try:
                     _kind_and_rest(relative, name)
                 except DatasetError:

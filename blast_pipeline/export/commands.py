@@ -16,6 +16,10 @@ from blast_pipeline.db.transients import get_transient
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
+#: The import string uvicorn's worker processes build the app from.
+APP_FACTORY = "blast_pipeline.web.app:create_app"
+#: How long a worker may take to answer uvicorn's health check (imports included), seconds.
+WORKER_STARTUP_SECONDS = 120
 
 
 def _services():
@@ -54,12 +58,30 @@ def wait_if_asked(args: argparse.Namespace, names: list[str]) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Blast's web API on uvicorn (``/api/...``, ``/health``, the OpenAPI document at /docs)."""
+    """Blast's web API on uvicorn (``/api/...``, ``/health``, the OpenAPI document at /docs).
+
+    ``--workers N`` (N > 1) runs N server processes on the one port; each builds its own app
+    (and database engine) from the ``BLAST_*`` environment through the factory."""
     import uvicorn
 
-    from blast_pipeline.web.app import create_app
+    if args.workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {args.workers}")
+    options = {"host": args.host, "port": args.port, "log_level": args.log_level}
+    if args.workers == 1:
+        from blast_pipeline.web.app import create_app
 
-    uvicorn.run(create_app(), host=args.host, port=args.port, log_level=args.log_level)
+        uvicorn.run(create_app(), **options)
+    else:
+        # A spawned worker re-imports this CLI and the app (10-15 s on a loaded machine)
+        # before it answers the supervisor's health check: uvicorn's 5 s default killed and
+        # respawned every worker before it could serve.
+        uvicorn.run(
+            APP_FACTORY,
+            factory=True,
+            workers=args.workers,
+            timeout_worker_healthcheck=WORKER_STARTUP_SECONDS,
+            **options,
+        )
     return 0
 
 
@@ -170,6 +192,9 @@ def register_commands(sub) -> None:
     p.add_argument("--host", default=DEFAULT_HOST)
     p.add_argument("--port", type=int, default=DEFAULT_PORT)
     p.add_argument("--log-level", default="info")
+    p.add_argument(
+        "--workers", type=int, default=1, help="server processes (one per core helps most)"
+    )
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("export", help="science payload (json/csv), Blast dataset or archive")

@@ -30,47 +30,26 @@ from blast_pipeline.db.models import (
     TaskRegister,
     Transient,
 )
-from blast_pipeline.export.serializers import FILTER_ROW_KEYS, SED_VALUE_COLUMNS, timestamp
+from blast_pipeline.export.serializers import (
+    HOST_ROW,
+    SED_VALUE_COLUMNS,
+    field_value,
+    filter_row,
+    model_fields,
+    sfh_row,
+    timestamp,
+    value_columns,
+)
 from blast_pipeline.files import separate_crop_file
 
 SED_FILE_FIELDS = ("posterior", "chains_file", "percentiles_file", "model_file")
-_TRANSIENT_FIELDS = (
-    "ra_deg",
-    "dec_deg",
-    "name",
-    "display_name",
-    "tns_id",
-    "tns_prefix",
-    "public_timestamp",
-    "host",
-    "tasks_initialized",
-    "redshift",
-    "spectroscopic_class",
-    "photometric_class",
-    "milkyway_dust_reddening",
-    "processing_status",
-    "progress",
-    "software_version",
-    "update_comment",
-    "update_fields",
-)
-_HOST_FIELDS = (
-    "ra_deg",
-    "dec_deg",
-    "name",
-    "redshift",
-    "redshift_err",
-    "photometric_redshift",
-    "photometric_redshift_err",
-    "milkyway_dust_reddening",
-    "object_id",
-    "catalog_name",
-    "catalog_release",
-    "software_version",
-)
-_APERTURE_VALUES = ("orientation_deg", "semi_major_axis_arcsec", "semi_minor_axis_arcsec", "type")
-_PHOTOMETRY_VALUES = ("flux", "flux_error", "magnitude", "magnitude_error", "is_validated")
-_SFH_VALUES = ("logsfr_16", "logsfr_50", "logsfr_84", "logsfr_tmin", "logsfr_tmax")
+_TRANSIENT_FIELDS = tuple(f for f in model_fields(Transient) if f.name != "id")
+_HOST_FIELDS = tuple(f for f in HOST_ROW if f.name != "id")
+_CUTOUT_FIELDS = tuple(f for f in model_fields(Cutout) if f.name != "id")
+#: Required on import (``is_primary``, an addition, defaults to True).
+_APERTURE_VALUES = tuple(c for c in value_columns(Aperture) if c != "is_primary")
+_PHOTOMETRY_VALUES = value_columns(AperturePhotometry)
+_SFH_VALUES = value_columns(StarFormationHistoryResult)
 
 
 class DatasetError(ValueError):
@@ -93,15 +72,12 @@ def export_dataset(session: Session, transient: Transient) -> dict[str, Any]:
         .order_by(Task.id)
         .join(Task, TaskRegister.task_id == Task.id)
     ).all()
-    t = {k: getattr(transient, k) for k in _TRANSIENT_FIELDS if hasattr(Transient, k)}
-    t["public_timestamp"] = timestamp(transient.public_timestamp)
-    t["host"] = transient.host_id
+    t = {f.name: field_value(transient, f) for f in _TRANSIENT_FIELDS}
     t["tasks_initialized"] = "True" if registers else "False"
-    t = {k: t[k] for k in _TRANSIENT_FIELDS}
     t["aliases"] = _aliases(session, Alias.transient_id, transient.id)
     host = None
     if transient.host is not None:
-        h = {k: getattr(transient.host, k) for k in _HOST_FIELDS}
+        h = {f.name: getattr(transient.host, f.column) for f in _HOST_FIELDS}
         h["aliases"] = _aliases(session, Alias.host_id, transient.host.id)
         host = _obj("host", transient.host.id, h)
 
@@ -122,10 +98,7 @@ def export_dataset(session: Session, transient: Transient) -> dict[str, Any]:
     for a in session.scalars(
         select(Aperture).where(Aperture.transient_id == transient.id).order_by(Aperture.id)
     ):
-        fields = {"ra_deg": a.ra_deg, "dec_deg": a.dec_deg, "name": a.name}
-        fields |= {"cutout": a.cutout_id, "transient": a.transient_id}
-        fields |= {k: getattr(a, k) for k in _APERTURE_VALUES}
-        fields |= {"software_version": a.software_version, "is_primary": a.is_primary}
+        fields = {f.name: getattr(a, f.column) for f in model_fields(Aperture) if f.name != "id"}
         mine = [r for r in results if r.aperture_id == a.id]
         photometry = session.scalars(
             select(AperturePhotometry)
@@ -145,16 +118,8 @@ def export_dataset(session: Session, transient: Transient) -> dict[str, Any]:
         _obj(
             "cutout",
             c.id,
-            {
-                "name": c.name,
-                "filter": c.filter_id,
-                "transient": c.transient_id,
-                "fits": c.fits_path,
-                "message": c.message,
-                "software_version": c.software_version,
-                "cropped": c.cropped_path is not None,
-                "cropped_fits": c.cropped_path,
-            },
+            {f.name: getattr(c, f.column) for f in _CUTOUT_FIELDS}
+            | {"cropped": c.cropped_path is not None},
         )
         for c in session.scalars(
             select(Cutout).where(Cutout.transient_id == transient.id).order_by(Cutout.id)
@@ -188,9 +153,7 @@ def export_dataset(session: Session, transient: Transient) -> dict[str, Any]:
 
 
 def _filter(f: Filter) -> dict[str, Any]:
-    fields = {k: getattr(f, k, None) for k in FILTER_ROW_KEYS if k not in ("id", "survey")}
-    fields = {"name": fields.pop("name"), "survey": f.survey_id, **fields}
-    return _obj("filter", f.id, fields)
+    return _obj("filter", f.id, {k: v for k, v in filter_row(f).items() if k != "id"})
 
 
 def _photometry(p: AperturePhotometry) -> dict[str, Any]:
@@ -218,8 +181,7 @@ def _sed(r: SEDFittingResult, sfh: list[StarFormationHistoryResult]) -> dict[str
 
 
 def _sfh(s: StarFormationHistoryResult, aperture_id: int) -> dict[str, Any]:
-    fields = {"transient": s.transient_id, "aperture": aperture_id}
-    fields |= {k: getattr(s, k) for k in _SFH_VALUES}
+    fields = {k: v for k, v in sfh_row(s, aperture_id).items() if k != "id"}
     return _obj("starformationhistoryresult", s.id, fields)
 
 
@@ -352,24 +314,38 @@ def _check_filters(session: Session, dataset: dict[str, Any], what: str) -> dict
 
 
 def _import_host(session: Session, host: dict[str, Any] | None, what: str) -> Host | None:
-    """The dataset's host: the stored host of that name (or catalogue object), else a new one."""
+    """The dataset's host: the stored host of that name, else the stored host the project's
+    host de-duplication rule (``science/host_dedup.py``: catalogue identity, or position within
+    1") takes it for, else a new one."""
+    from blast_pipeline.db.host_lookup import find_stored_host
+    from blast_pipeline.science.host_dedup import HostConflictError, HostRecord
+
     if not host:
         return None
     f = host["fields"]
-    existing = None
     if f.get("name"):
         existing = session.scalar(select(Host).where(Host.name == f["name"]))
-    if existing is None and f.get("object_id"):
-        existing = session.scalar(
-            select(Host).where(
-                Host.object_id == f["object_id"],
-                Host.catalog_name == f.get("catalog_name"),
-                Host.catalog_release == f.get("catalog_release"),
-            )
+        if existing is not None:
+            return existing
+    try:
+        candidate = HostRecord(
+            ra_deg=float(f["ra_deg"]),
+            dec_deg=float(f["dec_deg"]),
+            object_id=f.get("object_id") or "",
+            catalog_name=f.get("catalog_name") or "",
+            catalog_release=f.get("catalog_release") or "",
         )
-    if existing is not None:
-        return existing
-    row = Host(**{k: f.get(k) for k in _HOST_FIELDS})
+        decision, stored = find_stored_host(session, candidate)
+    except (KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, HostConflictError):
+            raise DatasetError(f"{what}: host {f.get('name')!r}: {exc}") from None
+        raise DatasetError(f"{what}: host without a valid position ({exc})") from None
+    if stored is not None:
+        if decision.action == "adopt":  # a stored host without catalogue identity: fill it in
+            for key in ("name", "object_id", "catalog_name", "catalog_release"):
+                setattr(stored, key, getattr(stored, key) or f.get(key))
+        return stored
+    row = Host(**{field.column: f.get(field.name) for field in _HOST_FIELDS})
     row.software_version = row.software_version or __version__
     session.add(row)
     session.flush()

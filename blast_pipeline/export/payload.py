@@ -11,16 +11,19 @@ reference image), where Blast's query matches one aperture per filter and so is 
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import Connection, Row, Select, bindparam, or_, select
+from sqlalchemy.orm import Session
 
 from blast_pipeline.db.models import (
     Alias,
     Aperture,
     AperturePhotometry,
+    Cutout,
     Filter,
+    Host,
     SEDFittingResult,
     StarFormationHistoryResult,
     TaskRegister,
@@ -33,6 +36,7 @@ from blast_pipeline.export.serializers import (
     SED_KEYS,
     TRANSIENT_KEYS,
     aperture_fields,
+    aperture_row,
     filter_row,
     host_fields,
     photometry_fields,
@@ -92,81 +96,123 @@ def _put(payload: dict[str, Any], prefix: str, values: dict[str, Any] | None, ke
             payload[prefix + key] = values[key]
 
 
-def _aliases(session: Session, **where) -> list[str]:
-    column = Alias.transient_id if "transient_id" in where else Alias.host_id
-    value = next(iter(where.values()))
-    return list(session.scalars(select(Alias.alias).where(column == value).order_by(Alias.id)))
-
-
-def science_payload(session: Session, transient: Transient) -> dict[str, Any]:
-    """The payload of one transient (a dict in Blast's key order; JSON-ready values)."""
-    stored = {f.name: f for f in session.scalars(select(Filter).order_by(Filter.id))}
-    filters = [stored[name] for name in blast_order(list(stored))]
-    filter_dicts = {f.id: filter_row(f) for f in filters}
-    initialised = bool(
-        session.scalar(
-            select(func.count(TaskRegister.id)).where(TaskRegister.transient_id == transient.id)
-        )
+def _by(model, column: str, many: bool = False) -> Select:
+    """``SELECT <every column of model> WHERE <column> = :key`` (``IN :key`` when ``many``),
+    built once: executed as plain rows (attribute access by column name), much cheaper than
+    ORM objects."""
+    table = model.__table__
+    key = bindparam("key", expanding=many)
+    return select(*table.columns).where(
+        table.c[column].in_(key) if many else table.c[column] == key
     )
+
+
+_TRANSIENT_BY_NAME = _by(Transient, "name")
+_HOST = _by(Host, "id")
+_INITIALISED = select(TaskRegister.id).where(TaskRegister.transient_id == bindparam("key")).limit(1)
+_ALIASES = (
+    select(Alias.alias, Alias.transient_id)
+    .where(or_(Alias.transient_id == bindparam("key"), Alias.host_id == bindparam("host")))
+    .order_by(Alias.id)
+)
+_APERTURES = _by(Aperture, "transient_id")
+_CUTOUTS = _by(Cutout, "id", many=True)
+_PHOTOMETRY = _by(AperturePhotometry, "transient_id")
+_SED_RESULTS = _by(SEDFittingResult, "transient_id")
+_SFH = _by(StarFormationHistoryResult, "sed_fitting_result_id", many=True).order_by(
+    StarFormationHistoryResult.id
+)
+_FILTER_ROWS = select(*Filter.__table__.columns)
+
+#: Filters are reference rows loaded by the migration: read once per engine.
+_FILTERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _filters(connection: Connection) -> tuple[list[Row], dict[int, dict[str, Any]]]:
+    """The stored filters in Blast's order and their nested dicts by id (cached per engine)."""
+    cached = _FILTERS.get(connection.engine)
+    if cached is None:
+        stored = {f.name: f for f in connection.execute(_FILTER_ROWS)}
+        ordered = [stored[name] for name in blast_order(list(stored))]
+        cached = _FILTERS[connection.engine] = (ordered, {f.id: filter_row(f) for f in ordered})
+    return cached
+
+
+def transient_by_name(session: Session, name: str) -> Row | None:
+    """The transients-table row of ``name`` (None when absent), for ``science_payload``."""
+    return session.connection().execute(_TRANSIENT_BY_NAME, {"key": name}).first()
+
+
+def science_payload(session: Session, transient: Transient | Row) -> dict[str, Any]:
+    """The payload of one transient (a dict in Blast's key order; JSON-ready values).
+
+    ``transient``: its ORM object or a row of the transients table. One query per table, as
+    plain rows (the web API's hot path)."""
+    db = session.connection()
+    filters, filter_dicts = _filters(db)
+    tid = transient.id
+    initialised = db.execute(_INITIALISED, {"key": tid}).first() is not None
+    host = None
+    if transient.host_id is not None:
+        host = db.execute(_HOST, {"key": transient.host_id}).first()
+    transient_aliases, host_aliases = [], []
+    for alias, owner in db.execute(_ALIASES, {"key": tid, "host": transient.host_id}):
+        (transient_aliases if owner == tid else host_aliases).append(alias)
+
     nested = transient_row(transient, initialised)
     payload: dict[str, Any] = {}
     _put(
-        payload,
-        "transient_",
-        transient_fields(transient, _aliases(session, transient_id=transient.id)),
-        TRANSIENT_KEYS,
+        payload, "transient_", transient_fields(transient, transient_aliases, host), TRANSIENT_KEYS
     )
-    host = transient.host
-    host_values = None if host is None else host_fields(host, _aliases(session, host_id=host.id))
+    host_values = None if host is None else host_fields(host, host_aliases)
     _put(payload, "host_", host_values, HOST_KEYS)
 
-    apertures = session.scalars(
-        select(Aperture)
-        .where(Aperture.transient_id == transient.id)
-        .options(selectinload(Aperture.cutout))
-    ).all()
+    apertures = db.execute(_APERTURES, {"key": tid}).all()
     by_id = {a.id: a for a in apertures}
+    chosen = {}
     for kind in APERTURE_TYPES:
-        chosen = [a for a in apertures if a.type == kind and a.is_primary]
-        values = aperture_fields(chosen[0], nested) if len(chosen) == 1 else None
+        primary = [a for a in apertures if a.type == kind and a.is_primary]
+        chosen[kind] = primary[0] if len(primary) == 1 else None
+    cutout_ids = [a.cutout_id for a in chosen.values() if a is not None and a.cutout_id]
+    cutouts = {}
+    if cutout_ids:
+        cutouts = {c.id: c for c in db.execute(_CUTOUTS, {"key": cutout_ids})}
+    for kind in APERTURE_TYPES:
+        a = chosen[kind]
+        values = None if a is None else aperture_fields(a, nested, cutouts.get(a.cutout_id))
         _put(payload, f"{kind}_aperture_", values, APERTURE_KEYS)
 
-    photometry: dict[tuple[str, int], AperturePhotometry | None] = {}
-    rows = session.scalars(
-        select(AperturePhotometry).where(AperturePhotometry.transient_id == transient.id)
-    ).all()
-    for row in rows:
+    photometry: dict[tuple[str, int], Row | None] = {}
+    for row in db.execute(_PHOTOMETRY, {"key": tid}):
         aperture = by_id.get(row.aperture_id)
         if aperture is None:
             continue
         key = (aperture.type, row.filter_id)
         # Blast's .get(): a second match makes the component null, never an arbitrary pick.
         photometry[key] = None if key in photometry else row
+    aperture_dicts: dict[int, dict[str, Any]] = {}
     for kind in APERTURE_TYPES:
         for f in filters:
             row = photometry.get((kind, f.id))
             values = None
             if row is not None:
-                values = photometry_fields(row, by_id[row.aperture_id], nested, filter_dicts)
+                if row.aperture_id not in aperture_dicts:
+                    aperture_dicts[row.aperture_id] = aperture_row(by_id[row.aperture_id])
+                aperture = aperture_dicts[row.aperture_id]
+                values = photometry_fields(row, aperture, nested, filter_dicts)
             _put(payload, f"{kind}_aperture_{f.name}_", values, PHOTOMETRY_KEYS)
 
-    results = {
-        r.aperture_type: r
-        for r in session.scalars(
-            select(SEDFittingResult).where(SEDFittingResult.transient_id == transient.id)
-        )
-    }
+    results = {r.aperture_type: r for r in db.execute(_SED_RESULTS, {"key": tid})}
+    sfh: dict[int, list[Row]] = {r.id: [] for r in results.values()}
+    if results:
+        for s in db.execute(_SFH, {"key": list(sfh)}):
+            sfh[s.sed_fitting_result_id].append(s)
     for kind in APERTURE_TYPES:
         result = results.get(kind)
         values = None
         if result is not None:
-            sfh = session.scalars(
-                select(StarFormationHistoryResult)
-                .where(StarFormationHistoryResult.sed_fitting_result_id == result.id)
-                .order_by(StarFormationHistoryResult.id)
-            ).all()
             aperture = by_id.get(result.aperture_id) if result.aperture_id else None
-            values = sed_fields(result, nested, aperture, list(sfh))
+            values = sed_fields(result, nested, aperture, sfh[result.id])
         _put(payload, f"{kind}_aperture_host_", values, SED_KEYS)
     payload[PROCESSING_STATUS_KEY] = transient.processing_status
     return payload

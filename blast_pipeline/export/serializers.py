@@ -9,6 +9,7 @@ are null.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,36 +24,70 @@ from blast_pipeline.db.models import (
     Transient,
 )
 
-#: Blast's SED parameters, each stored as ``<name>_16/_50/_84`` (log_tau_* are not exported).
-SED_PARAMETERS: tuple[str, ...] = (
-    "log_mass",
-    "log_sfr",
-    "log_ssfr",
-    "log_age",
-    "age",
-    "logzsol",
-    "dust2",
-    "dust_index",
-    "dust1_fraction",
-    "log_fagn",
-    "log_agn_tau",
-    "gas_logz",
-    "duste_qpah",
-    "duste_umin",
-    "log_duste_gamma",
-)
+#: Columns of this project's models that Blast's models do not have: never exported.
+PROJECT_COLUMNS: dict[type, tuple[str, ...]] = {
+    Transient: (
+        "ingest_source",
+        "added_at",
+        "workflow_requested_at",
+        "workflow_generation",
+        "partition_archived",
+    ),
+    StarFormationHistoryResult: ("sed_fitting_result_id",),  # Blast: the result's M2M logsfh
+}
+#: Model column -> Blast's field where the names differ (besides ``<fk>_id`` -> ``<fk>``).
+BLAST_NAMES = {"fits_path": "fits", "cropped_path": "cropped_fits"}
+_SKY = ("ra_deg", "dec_deg")
 
 
-def _percentile_columns() -> tuple[str, ...]:
+@dataclass(frozen=True)
+class Field:
+    """One column of a model as Blast's serializers name it."""
+
+    name: str  # Blast's field name
+    column: str  # the model's attribute
+    foreign_key: bool
+
+
+def model_fields(model: type) -> tuple[Field, ...]:
+    """The model's columns as Blast's fields, in Django's order (primary key, Blast's SkyObject
+    ``ra_deg``/``dec_deg``, then the model's order), without this project's additions."""
+    skip = PROJECT_COLUMNS.get(model, ())
+    columns = [c for c in model.__table__.columns if c.key not in skip]
+    ordered = sorted(columns, key=lambda c: 0 if c.primary_key else 1 if c.key in _SKY else 2)
+    return tuple(
+        Field(
+            c.key.removesuffix("_id") if c.foreign_keys else BLAST_NAMES.get(c.key, c.key),
+            c.key,
+            bool(c.foreign_keys),
+        )
+        for c in ordered
+    )
+
+
+def value_columns(model: type) -> tuple[str, ...]:
+    """The model's plain value columns: no primary or foreign key, position, name or version."""
+    plain = ("name", "software_version", *_SKY)
+    return tuple(
+        f.column
+        for f in model_fields(model)
+        if not f.foreign_key and f.name != "id" and f.name not in plain
+    )
+
+
+def _sed_value_columns() -> tuple[str, ...]:
+    """Blast's SED result values in its order: the ``_16/_50/_84`` percentiles of each
+    parameter (model order), ``mass_surviving_ratio`` after ``log_mass``."""
     columns: list[str] = []
-    for name in SED_PARAMETERS:
-        columns += [f"{name}_16", f"{name}_50", f"{name}_84"]
-        if name == "log_mass":
+    for column in value_columns(SEDFittingResult):
+        if column.endswith(("_16", "_50", "_84")):
+            columns.append(column)
+        if column == "log_mass_84":
             columns.append("mass_surviving_ratio")
     return tuple(columns)
 
 
-SED_VALUE_COLUMNS = _percentile_columns()
+SED_VALUE_COLUMNS = _sed_value_columns()
 
 # Top-level components of the science payload (their prefixes are added by payload.py).
 TRANSIENT_KEYS = (
@@ -120,63 +155,18 @@ SED_KEYS = (
     "logsfh",
 )
 
-# Nested ("depth 1") forms: every model field, foreign keys as primary keys.
-TRANSIENT_ROW_KEYS = (
-    "id",
-    "ra_deg",
-    "dec_deg",
-    "name",
-    "display_name",
-    "tns_id",
-    "tns_prefix",
-    "public_timestamp",
-    "tasks_initialized",
-    "redshift",
-    "spectroscopic_class",
-    "photometric_class",
-    "milkyway_dust_reddening",
-    "processing_status",
-    "progress",
-    "software_version",
-    "update_comment",
-    "update_fields",
-    "host",
-    "added_by",
-)
-HOST_ROW_KEYS = (
-    "id",
-    "ra_deg",
-    "dec_deg",
-    "name",
-    "redshift",
-    "redshift_err",
-    "photometric_redshift",
-    "photometric_redshift_err",
-    "milkyway_dust_reddening",
-    "object_id",
-    "catalog_name",
-    "catalog_release",
-    "software_version",
-)
-FILTER_ROW_KEYS = (
-    "id",
-    "name",
+# Nested ("depth 1") forms: every field, foreign keys as primary keys, after the plain fields
+# (DRF's order). Blast fields this schema does not store are null.
+HOST_ROW = model_fields(Host)
+HOST_ROW_KEYS = tuple(f.name for f in HOST_ROW)
+#: Blast's Filter columns this schema does not store (null in the nested filter).
+FILTER_BLAST_ONLY = (
     "kcorrect_name",
-    "sedpy_id",
-    "hips_id",
     "vosa_id",
     "image_download_method",
-    "pixel_size_arcsec",
-    "image_fwhm_arcsec",
-    "wavelength_eff_angstrom",
     "wavelength_min_angstrom",
     "wavelength_max_angstrom",
     "vega_zero_point_jansky",
-    "magnitude_zero_point",
-    "ab_offset",
-    "magnitude_zero_point_keyword",
-    "image_pixel_units",
-    "survey",
 )
 #: What Blast's ``FilterSerializer`` (the ``/api/filter/`` list) shows.
 FILTER_LIST_KEYS = (
@@ -196,40 +186,37 @@ def timestamp(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z")
 
 
+def _drf(fields: tuple[Field, ...]) -> tuple[Field, ...]:
+    return tuple(f for f in fields if not f.foreign_key) + tuple(f for f in fields if f.foreign_key)
+
+
+_TRANSIENT_ROW = _drf(model_fields(Transient))
+
+
+def field_value(obj: Any, f: Field) -> Any:
+    """The value of ``f`` on an ORM object or row (datetimes in DRF's format)."""
+    value = getattr(obj, f.column)
+    return timestamp(value) if isinstance(value, datetime) else value
+
+
 def transient_row(t: Transient, tasks_initialized: bool) -> dict[str, Any]:
-    """A transient as nested in other objects (all fields, host as its id)."""
-    return {
-        "id": t.id,
-        "ra_deg": t.ra_deg,
-        "dec_deg": t.dec_deg,
-        "name": t.name,
-        "display_name": t.display_name,
-        "tns_id": t.tns_id,
-        "tns_prefix": t.tns_prefix,
-        "public_timestamp": timestamp(t.public_timestamp),
-        "tasks_initialized": "True" if tasks_initialized else "False",
-        "redshift": t.redshift,
-        "spectroscopic_class": t.spectroscopic_class,
-        "photometric_class": t.photometric_class,
-        "milkyway_dust_reddening": t.milkyway_dust_reddening,
-        "processing_status": t.processing_status,
-        "progress": t.progress,
-        "software_version": t.software_version,
-        "update_comment": t.update_comment,
-        "update_fields": t.update_fields,
-        "host": t.host_id,
-        "added_by": None,
-    }
+    """A transient as nested in other objects (all fields, host as its id); ORM object or row."""
+    values = {f.name: field_value(t, f) for f in _TRANSIENT_ROW if not f.foreign_key}
+    values["tasks_initialized"] = "True" if tasks_initialized else "False"
+    values |= {f.name: getattr(t, f.column) for f in _TRANSIENT_ROW if f.foreign_key}
+    values["added_by"] = None
+    return values
 
 
 def host_row(h: Host | None) -> dict[str, Any] | None:
     if h is None:
         return None
-    return {key: getattr(h, key) for key in HOST_ROW_KEYS}
+    return {f.name: getattr(h, f.column) for f in HOST_ROW}
 
 
-def transient_fields(t: Transient, aliases: list[str]) -> dict[str, Any]:
-    """Blast's ``TransientSerializer`` (the payload's ``transient_`` component)."""
+def transient_fields(t: Transient, aliases: list[str], host: Host | None) -> dict[str, Any]:
+    """Blast's ``TransientSerializer`` (the payload's ``transient_`` component); ``host``: the
+    transient's host (ORM object or row)."""
     return {
         "id": t.id,
         "aliases": aliases,
@@ -245,7 +232,7 @@ def transient_fields(t: Transient, aliases: list[str]) -> dict[str, Any]:
         "software_version": t.software_version,
         "update_comment": t.update_comment,
         "update_fields": t.update_fields,
-        "host": host_row(t.host),
+        "host": host_row(host),
     }
 
 
@@ -256,12 +243,19 @@ def host_fields(h: Host, aliases: list[str]) -> dict[str, Any]:
     return values
 
 
+_FILTER_ROW = _drf(model_fields(Filter))
+FILTER_ROW_KEYS = (
+    *(f.name for f in _FILTER_ROW if not f.foreign_key),
+    *FILTER_BLAST_ONLY,
+    *(f.name for f in _FILTER_ROW if f.foreign_key),
+)
+
+
 def filter_row(f: Filter) -> dict[str, Any]:
+    """A filter as nested in photometry (Blast's columns this schema lacks are null)."""
     values = dict.fromkeys(FILTER_ROW_KEYS)
-    for key in FILTER_ROW_KEYS:
-        if key != "survey" and hasattr(f, key):
-            values[key] = getattr(f, key)
-    values["survey"] = f.survey_id
+    for field in _FILTER_ROW:
+        values[field.name] = getattr(f, field.column)
     return values
 
 
@@ -298,21 +292,25 @@ def aperture_row(a: Aperture) -> dict[str, Any]:
     }
 
 
-def aperture_fields(a: Aperture, transient: dict[str, Any]) -> dict[str, Any]:
-    """Blast's ``ApertureSerializer``: cutout and transient nested."""
+def aperture_fields(
+    a: Aperture, transient: dict[str, Any], cutout: Cutout | None
+) -> dict[str, Any]:
+    """Blast's ``ApertureSerializer``: cutout (the aperture's, ORM object or row) and
+    transient nested."""
     values = aperture_row(a)
-    values["cutout"] = cutout_row(a.cutout)
+    values["cutout"] = cutout_row(cutout)
     values["transient"] = transient
     return values
 
 
 def photometry_fields(
     p: AperturePhotometry,
-    aperture: Aperture,
+    aperture: dict[str, Any],
     transient: dict[str, Any],
     filters: dict[int, dict[str, Any]],
 ) -> dict[str, Any]:
-    """Blast's ``AperturePhotometrySerializer``: aperture, filter and transient nested."""
+    """Blast's ``AperturePhotometrySerializer``: aperture (``aperture_row``), filter and
+    transient nested."""
     return {
         "id": p.id,
         "flux": p.flux,
@@ -321,20 +319,20 @@ def photometry_fields(
         "magnitude_error": p.magnitude_error,
         "is_validated": p.is_validated,
         "software_version": p.software_version,
-        "aperture": aperture_row(aperture),
+        "aperture": aperture,
         "filter": filters[p.filter_id],
         "transient": transient,
     }
 
 
+_SFH_VALUES = value_columns(StarFormationHistoryResult)
+
+
 def sfh_row(s: StarFormationHistoryResult, aperture_id: int | None) -> dict[str, Any]:
+    """A star-formation-history bin (Blast's ``transient`` and ``aperture`` foreign keys)."""
     return {
         "id": s.id,
-        "logsfr_16": s.logsfr_16,
-        "logsfr_50": s.logsfr_50,
-        "logsfr_84": s.logsfr_84,
-        "logsfr_tmin": s.logsfr_tmin,
-        "logsfr_tmax": s.logsfr_tmax,
+        **{k: getattr(s, k) for k in _SFH_VALUES},
         "transient": s.transient_id,
         "aperture": aperture_id,
     }

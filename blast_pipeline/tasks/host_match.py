@@ -9,9 +9,10 @@ from astropy import units as u
 from astropy.coordinates import SkyCoord
 from sqlalchemy import delete, select
 
+from blast_pipeline.db.host_lookup import find_stored_host
 from blast_pipeline.db.models import Host, HostAssociation, Transient
 from blast_pipeline.runners.base import MetadataTable, Retry, TaskContext, TransientTaskRunner
-from blast_pipeline.science.host_dedup import HostRecord, find_existing_host
+from blast_pipeline.science.host_dedup import HostRecord
 from blast_pipeline.science.host_match import HostAssociation as HostAssociationResult
 from blast_pipeline.science.host_match import associate_host
 from blast_pipeline.statuses import PROCESSED
@@ -22,8 +23,6 @@ from blast_pipeline.statuses import PROCESSED
 SEARCH_RADIUS_ARCSEC = 180.0
 #: Monte-Carlo draws per association.
 N_SAMPLES = 1000
-#: Stored hosts within this box (deg) are handed to the 1" cone de-duplication.
-_DEDUP_BOX_DEG = 10.0 / 3600
 
 
 def name_from_coords(ra_deg: float, dec_deg: float) -> str:
@@ -55,16 +54,6 @@ def _finite(value) -> float | None:
     except (TypeError, ValueError):
         return None
     return value if math.isfinite(value) else None
-
-
-def _nearby_hosts(session, ra: float, dec: float) -> list[Host]:
-    half_ra = _DEDUP_BOX_DEG / max(math.cos(math.radians(dec)), 1e-6)
-    return session.scalars(
-        select(Host).where(
-            Host.dec_deg.between(dec - _DEDUP_BOX_DEG, dec + _DEDUP_BOX_DEG),
-            Host.ra_deg.between(ra - half_ra, ra + half_ra),
-        )
-    ).all()
 
 
 def _rounded(value, digits: int) -> float | None:
@@ -200,35 +189,12 @@ class HostMatch(TransientTaskRunner):
             catalog_name=catalog_name,
             catalog_release=catalog_release,
         )
-        nearby = _nearby_hosts(session, ra, dec)
-        same_identity = session.scalars(
-            select(Host).where(
-                Host.object_id == candidate.object_id,
-                Host.catalog_name == catalog_name,
-                Host.catalog_release == catalog_release,
-            )
-        ).all()
-        existing = {h.id: h for h in [*nearby, *same_identity]}
-        decision = find_existing_host(
-            candidate,
-            [
-                HostRecord(
-                    ra_deg=h.ra_deg,
-                    dec_deg=h.dec_deg,
-                    object_id=h.object_id or "",
-                    catalog_name=h.catalog_name or "",
-                    catalog_release=h.catalog_release or "",
-                    id=h.id,
-                    name=h.name or "",
-                )
-                for h in existing.values()
-            ],
-        )
+        decision, stored = find_stored_host(session, candidate)
         if decision.action == "create":
             host = Host(ra_deg=ra, dec_deg=dec)
             session.add(host)
         else:
-            host = existing[decision.existing_id]
+            host = stored
         host.name = host.name or name_from_coords(ra, dec)
         host.object_id = host.object_id or candidate.object_id
         host.catalog_name = host.catalog_name or catalog_name

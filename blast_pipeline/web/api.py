@@ -82,10 +82,10 @@ def _check_name(name: str) -> None:
 
 def _payload_or_progress(services: PipelineServices, name: str, want_finished: bool):
     """The payload, or the progress when ``want_finished`` and it is below 100."""
-    from blast_pipeline.export.payload import science_payload
+    from blast_pipeline.export.payload import science_payload, transient_by_name
 
     with services.database.session() as session:
-        transient = find_transient(session, name)
+        transient = transient_by_name(session, name)
         if transient is None:
             raise HTTPException(404, f"{name} not in database")
         if want_finished and transient.progress < 100:

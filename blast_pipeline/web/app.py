@@ -8,6 +8,8 @@ Writing (post, update) is governed by ``auth.py``.
 
 from __future__ import annotations
 
+import threading
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -29,6 +31,7 @@ def create_app(
     ``write_access`` defaults to ``ALLOW_API_POST`` / ``BLAST_API_TOKEN`` from the environment."""
     app = FastAPI(title="blast-pipeline", summary="Blast's web API and transient pages")
     app.state.services = services
+    app.state.services_lock = threading.Lock()
     app.state.write_access = write_access or WriteAccess.from_env()
     app.add_exception_handler(StarletteHTTPException, _message)
     app.include_router(api.router)

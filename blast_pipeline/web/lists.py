@@ -28,6 +28,7 @@ from blast_pipeline.db.models import (
 from blast_pipeline.export.serializers import (
     FILTER_LIST_KEYS,
     aperture_fields,
+    aperture_row,
     cutout_row,
     filter_row,
     host_fields,
@@ -38,13 +39,14 @@ from blast_pipeline.export.serializers import (
     transient_row,
 )
 from blast_pipeline.web.deps import DbSession
-from blast_pipeline.web.schemas import Message, Page
+from blast_pipeline.web.schemas import NO_NUL, Message, Page
 
 router = APIRouter(prefix="/api", tags=["lists"])
 MAX_PAGE_SIZE = 1000
 PageNumber = Annotated[int, Query(ge=1, le=10**9, description="1-based page number")]
 PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="rows per page")]
-Text = Annotated[str | None, Query(max_length=200)]
+#: Text filters: no NUL character (PostgreSQL refuses it in a string: a 500 otherwise).
+Text = Annotated[str | None, Query(max_length=200, pattern=NO_NUL)]
 Number = Annotated[float | None, Query(allow_inf_nan=False)]
 _LIST = {"response_model": Page, "responses": {404: {"model": Message}}}
 
@@ -102,7 +104,7 @@ def transient_rows(session: Session, ids: set[int]) -> dict[int, dict[str, Any]]
 
 def _serialize_transients(session, rows):
     aliases = _aliases(session, Alias.transient_id, [t.id for t in rows])
-    return [transient_fields(t, aliases.get(t.id, [])) for t in rows]
+    return [transient_fields(t, aliases.get(t.id, []), t.host) for t in rows]
 
 
 def _serialize_hosts(session, rows):
@@ -112,7 +114,7 @@ def _serialize_hosts(session, rows):
 
 def _serialize_apertures(session, rows):
     nested = transient_rows(session, {a.transient_id for a in rows})
-    return [aperture_fields(a, nested[a.transient_id]) for a in rows]
+    return [aperture_fields(a, nested[a.transient_id], a.cutout) for a in rows]
 
 
 def _filters(session) -> dict[int, dict[str, Any]]:
@@ -133,7 +135,10 @@ def _serialize_cutouts(session, rows):
 
 def _serialize_photometry(session, rows):
     nested, filters = transient_rows(session, {p.transient_id for p in rows}), _filters(session)
-    return [photometry_fields(p, p.aperture, nested[p.transient_id], filters) for p in rows]
+    return [
+        photometry_fields(p, aperture_row(p.aperture), nested[p.transient_id], filters)
+        for p in rows
+    ]
 
 
 def _serialize_sed(session, rows):

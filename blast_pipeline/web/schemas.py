@@ -45,6 +45,10 @@ def _type_of(component: str, name: str) -> Any:
     return str | None
 
 
+#: A text without NUL characters (PostgreSQL cannot store them).
+NO_NUL = r"^[^\x00]*$"
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
@@ -82,7 +86,9 @@ class UpdateBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    update_comment: str = Field(description="why; recorded on the transient")
+    update_comment: str = Field(
+        description="why; recorded on the transient", max_length=500, pattern=NO_NUL
+    )
     ra_deg: float | None = None
     dec_deg: float | None = None
     redshift: float | None = None

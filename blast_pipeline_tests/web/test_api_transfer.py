@@ -84,7 +84,8 @@ def test_export_import_export_gives_the_same_dataset(processed, empty_target, tm
         members = set(tar.getnames())
     assert "transient.json" in members
     assert any(m.startswith("cutouts/PanSTARRS/") for m in members)
-    assert f"sed_output/{processed.name}_global_chain.npz" in members
+    assert f"sed_data/{processed.name}_global_chain.npz" in members  # Blast's folder name
+    assert not any(m.startswith("sed_output/") for m in members)
 
     assert main(["import", str(archive)]) == 0
     assert f"imported 1 transient(s): {processed.name}" in capsys.readouterr().out
@@ -99,6 +100,11 @@ def test_export_import_export_gives_the_same_dataset(processed, empty_target, tm
             assert (empty_target.data_root / path).read_bytes() == (
                 processed.services.data_root / path
             ).read_bytes()
+    for suffix in ("chain", "perc", "modeldata"):  # sed_data/ members back under sed_output/
+        path = f"sed_output/{processed.name}/{processed.name}_global_{suffix}.npz"
+        assert (empty_target.data_root / path).read_bytes() == (
+            processed.services.data_root / path
+        ).read_bytes()
     payload = target.get(f"/api/transient/get/{processed.name}").json()
     assert payload["transient_progress"] == 100
     assert payload["global_aperture_host_log_mass_50"] is not None
@@ -235,3 +241,69 @@ def test_update_form_resets_exactly_blasts_tasks(processed, empty_target, tmp_pa
         assert get_transient(session, name).ra_deg != 11.0
     assert main(["update", name, "--ra", "400", "--dec", "2", "--comment", "x"]) == 2
     assert main(["update", name, "--redshift", "0.1", "--comment", " "]) == 2
+
+
+def test_import_links_a_stored_host_at_the_same_position(processed, empty_target):
+    """Host dedup on import follows the project's rule (science/host_dedup.py): the same
+    catalogue object within 1" is reused, a stored host without catalogue identity within 1" is
+    adopted, anything else (here 3" away) is a new host; never a duplicate of a stored galaxy."""
+    from sqlalchemy import func, select
+
+    from blast_pipeline.db.models import Host
+    from blast_pipeline.export.dataset import export_dataset, import_dataset
+
+    with processed.services.database.session() as session:
+        template = json.dumps(export_dataset(session, get_transient(session, processed.name)))
+    host = json.loads(template)["host"]["fields"]
+    one_arcsec = 1 / 3600
+
+    def imported(name: str, host_name: str, dra_arcsec: float) -> int:
+        dataset = json.loads(template.replace(processed.name, name))
+        ra = host["ra_deg"] + dra_arcsec * one_arcsec
+        dataset["host"]["fields"] = {**host, "name": host_name, "ra_deg": ra}
+        with empty_target.database.session() as session:
+            return import_dataset(session, dataset).host_id
+
+    with empty_target.database.session() as session:
+        session.add(
+            Host(
+                name="stored-identity",
+                ra_deg=host["ra_deg"] + 0.4 * one_arcsec,
+                dec_deg=host["dec_deg"],
+                object_id=host["object_id"],
+                catalog_name=host["catalog_name"],
+                catalog_release=host["catalog_release"],
+            )
+        )
+        session.add(
+            Host(name="by-hand", ra_deg=host["ra_deg"] - 30 * one_arcsec, dec_deg=host["dec_deg"])
+        )
+    with empty_target.database.session() as session:
+        ids = dict(session.execute(select(Host.name, Host.id)).all())
+    # the same catalogue object 0.3" from the stored one, under another name: linked
+    assert imported("2024dupa", "renamed-host", 0.1) == ids["stored-identity"]
+    # no stored catalogue object there, but a host added by hand 0.5" away: adopted
+    moved = {**host, "object_id": "other-object"}
+    dataset = json.loads(template.replace(processed.name, "2024dupb"))
+    dataset["host"]["fields"] = {
+        **moved,
+        "name": "adopting",
+        "ra_deg": host["ra_deg"] - 29.5 * one_arcsec,
+    }
+    with empty_target.database.session() as session:
+        assert import_dataset(session, dataset).host_id == ids["by-hand"]
+    with empty_target.database.session() as session:
+        adopted = session.get(Host, ids["by-hand"])
+        assert (adopted.object_id, adopted.catalog_name) == ("other-object", host["catalog_name"])
+    # another object 3" away: a new host
+    dataset = json.loads(template.replace(processed.name, "2024dupc"))
+    dataset["host"]["fields"] = {
+        **moved,
+        "object_id": "third",
+        "name": "far",
+        "ra_deg": host["ra_deg"] + 3 * one_arcsec,
+    }
+    with empty_target.database.session() as session:
+        new_id = import_dataset(session, dataset).host_id
+        assert new_id not in ids.values()
+        assert session.scalar(select(func.count(Host.id))) == 3

@@ -87,3 +87,21 @@ def test_configure_instance_sets_pool_limits(env, tmp_path, monkeypatch, capsys)
     assert "tns=1" in capsys.readouterr().out
     with dg.DagsterInstance.get() as instance:
         assert instance.event_log_storage.get_concurrency_info("redshift_services").slot_count == 1
+
+
+@pytest.mark.parametrize(
+    ("failed_runs", "failed_tasks", "code"),
+    [(0, [], 0), (0, ["Host match on 2024abc"], 1), (1, [], 1)],
+)
+def test_process_exits_non_zero_when_a_run_or_a_task_failed(
+    env, monkeypatch, capsys, failed_runs, failed_tasks, code
+):
+    """`process` prints the summary and its exit code says whether anything failed."""
+    import blast_pipeline.orchestration as orchestration
+
+    summary = orchestration.ProcessSummary(
+        runs=1, failed_runs=failed_runs, failed_tasks=failed_tasks
+    )
+    monkeypatch.setattr(orchestration, "process_pending", lambda max_ticks: summary)
+    assert main(["process"]) == code
+    assert f"{len(failed_tasks)} task(s) failed" in capsys.readouterr().out

@@ -21,6 +21,7 @@ from blast_pipeline.tasks.thumbnails import final_apertures
 from blast_pipeline.web.deps import DbSession, Services
 from blast_pipeline.web.transient_view import (
     PROCESSING_STATES,
+    SED_PAGE_PARAMETERS,
     dagster_instance,
     list_transients,
     transient_view,
@@ -71,7 +72,8 @@ def transient_page(request: Request, name: str, session: DbSession) -> HTMLRespo
     """One transient: host, cutouts with apertures, photometry, SED, task statuses and why."""
     transient = _transient(session, name)
     view = transient_view(session, transient, workflow_graph(), dagster_instance())
-    return templates.TemplateResponse(request, "transient.html", {"v": view, "t": transient})
+    context = {"v": view, "t": transient, "sed_parameters": SED_PAGE_PARAMETERS}
+    return templates.TemplateResponse(request, "transient.html", context)
 
 
 @router.get("/transients/{name}/cutouts/{filter_name}.png")

@@ -25,6 +25,15 @@ from blast_pipeline.tasks.cutouts_io import cutouts_with_files
 
 #: Processing states offered by the list's filter.
 PROCESSING_STATES = ("processing", "completed", "blocked")
+#: The SED parameters the transient page shows (column prefix of ``SEDFittingResult``, label).
+SED_PAGE_PARAMETERS = (
+    ("log_mass", "log M* (M☉)"),
+    ("log_sfr", "log SFR (M☉/yr)"),
+    ("log_ssfr", "log sSFR (/yr)"),
+    ("age", "age (Gyr)"),
+    ("logzsol", "log Z/Z☉"),
+    ("dust2", "dust2 (optical depth)"),
+)
 
 
 @dataclass

@@ -6,6 +6,7 @@ into ``sys.exit``, which runs the ``finally`` of ``production_profile``)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -47,7 +48,8 @@ def _admin(pg_url: str, sql: str) -> None:
 
 
 def _stop(process: subprocess.Popen) -> None:
-    """SIGTERM to the worker's process group (warm shutdown), SIGKILL after 30 s."""
+    """SIGTERM to the process group (warm shutdown), SIGKILL after 30 s; then SIGKILL to what
+    outlived the leader (a daemon's code servers ignore SIGTERM once it is gone)."""
     for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
         try:
             os.killpg(process.pid, sig)
@@ -55,9 +57,11 @@ def _stop(process: subprocess.Popen) -> None:
             return
         try:
             process.wait(timeout=wait)
-            return
+            break
         except subprocess.TimeoutExpired:
             continue
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 @contextmanager

@@ -107,6 +107,8 @@ class Workers:
         return process
 
     def stop(self, process: subprocess.Popen) -> None:
+        """Stop a process started in its own session, then what outlived it in its group (the
+        code servers a daemon starts ignore SIGTERM once their parent is gone)."""
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
             try:
@@ -114,9 +116,8 @@ class Workers:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=10)
-        else:  # its children may outlive it
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
 
     def stop_all(self) -> None:
         for process in self.started:

@@ -138,12 +138,23 @@ def _groups(output: str) -> dict[str, int]:
     return {m[0]: int(m[1]) for m in re.findall(r"started (\S+) \(pid (\d+),", output)}
 
 
-def _alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-        return True
-    except ProcessLookupError:
-        return False
+def _alive(pgid: int, grace_seconds: float = 10.0) -> bool:
+    """Whether a process of group ``pgid`` still runs after ``grace_seconds`` (zombies, killed
+    processes their parent or a container's PID 1 has not reaped yet, do not count)."""
+    deadline = time.monotonic() + grace_seconds
+    while True:
+        running = False
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                running = True
+                break
+        if not running or time.monotonic() > deadline:
+            return running
+        time.sleep(0.5)
 
 
 @pytest.mark.postgres
@@ -224,7 +235,7 @@ def test_run_all_starts_every_service_and_ctrl_c_stops_them(tmp_path, postgres_d
             os.killpg(script.pid, signal.SIGKILL)
             script.wait()
         for pgid in (groups or _groups(out.read_text())).values():
-            if _alive(pgid):
+            if _alive(pgid, grace_seconds=0):
                 os.killpg(pgid, signal.SIGKILL)
         redis.Redis(port=6379, db=REDIS_DB).flushdb()
 
@@ -272,5 +283,5 @@ def test_run_all_stops_everything_when_one_service_dies(tmp_path, postgres_datab
             os.killpg(script.pid, signal.SIGKILL)
             script.wait()
         for pgid in (groups or _groups(out.read_text())).values():
-            if _alive(pgid):
+            if _alive(pgid, grace_seconds=0):
                 os.killpg(pgid, signal.SIGKILL)

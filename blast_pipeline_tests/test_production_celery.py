@@ -189,7 +189,9 @@ def _dagster_yaml(dagster_home: Path, dagster_url: str) -> None:
 @pytest.mark.slow
 @pytest.mark.postgres
 @pytest.mark.timeout(1500)
-@pytest.mark.parametrize("broker_kind", ["redis", "rabbitmq"])
+@pytest.mark.parametrize(
+    "broker_kind", ["redis", pytest.param("rabbitmq", marks=pytest.mark.extended)]
+)
 def test_production_profile_gives_the_embedded_results(
     broker_kind,
     reference,

@@ -168,11 +168,19 @@ def _step(page, name: str):
 def _launch_one_partition_from_the_ui(page, dagster: str, asset: str, partition: str) -> None:
     """The asset page's Materialize button, its launch dialog, one partition, "Launch 1 run"
     (found by role and text, as a user sees them)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     page.goto(f"{dagster}/assets/{asset}")
-    page.get_by_role("button", name="Materialize").first.click()
     confirm = page.get_by_role("button", name="Confirm")  # "upstream not materialised" prompt
     dialog_title = page.get_by_text(re.compile(r"Launch runs? to materialize"))
-    confirm.or_(dialog_title).first.wait_for()
+    for attempt in range(3):  # a late community dialog can swallow the click: click again
+        page.get_by_role("button", name="Materialize").first.click()
+        try:
+            confirm.or_(dialog_title).first.wait_for(timeout=20_000)
+            break
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
     if confirm.is_visible():
         confirm.click()
     dialog_title.first.wait_for()

@@ -76,6 +76,20 @@ def wait_for(predicate, timeout: float, interval: float = 0.5):
     return None
 
 
+def wait_for_daemon_ready(daemon: subprocess.Popen, log_path: Path, timeout: float = 180) -> None:
+    """Return once the daemon's sensor has finished one evaluation of new_transients_sensor;
+    raise if the daemon exits or does not get there within ``timeout`` seconds."""
+    ready = wait_for(
+        lambda: (
+            daemon.poll() is not None
+            or "Sensor new_transients_sensor skipped" in log_path.read_text(errors="replace")
+        ),
+        timeout=timeout,
+    )
+    if not ready or daemon.poll() is not None:
+        raise RuntimeError(f"the daemon did not start; see {log_path}")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=5, help="transients inserted one at a time")
@@ -175,16 +189,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{args.sensor_interval or 'project (5 s)'}",
             flush=True,
         )
-        # Ready when the sensor daemon has finished one evaluation of new_transients_sensor.
-        ready = wait_for(
-            lambda: (
-                daemon.poll() is not None
-                or "Sensor new_transients_sensor skipped" in log_path.read_text(errors="replace")
-            ),
-            timeout=180,
-        )
-        if not ready or daemon.poll() is not None:
-            raise RuntimeError(f"the daemon did not start; see {log_path}")
+        wait_for_daemon_ready(daemon, log_path)
         print("daemon ready (first sensor tick done)", flush=True)
 
         for i, t in enumerate(sky_transients):

@@ -74,7 +74,7 @@ def run_pipeline(args, services, sky_transients, env, tmp: Path) -> tuple[int, f
     """Start the daemon, insert the transients, wait until all finished; returns (done, s)."""
     import dagster as dg
     from _common import register_transients
-    from latency import ROOT, VENV_BIN, stop_daemon, wait_for
+    from latency import ROOT, VENV_BIN, stop_daemon, wait_for_daemon_ready
     from sqlalchemy import func, select
 
     from blast_pipeline.db.models import Transient
@@ -101,15 +101,7 @@ def run_pipeline(args, services, sky_transients, env, tmp: Path) -> tuple[int, f
 
     start = time.time()
     try:
-        ready = wait_for(
-            lambda: (
-                daemon.poll() is not None
-                or "Sensor new_transients_sensor skipped" in log_path.read_text(errors="replace")
-            ),
-            timeout=180,
-        )
-        if not ready or daemon.poll() is not None:
-            raise RuntimeError(f"the daemon did not start; see {log_path}")
+        wait_for_daemon_ready(daemon, log_path)
         start = time.time()
         register_transients(services, sky_transients)
         print(f"inserted {args.n} transients; daemon pid {daemon.pid}", flush=True)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from _common import register_transients
 from _production import add_production_arguments, production_profile
-from latency import ROOT, VENV_BIN, instance_yaml, stop_daemon, wait_for
+from latency import ROOT, VENV_BIN, instance_yaml, stop_daemon, wait_for_daemon_ready
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,15 +97,7 @@ def _measure(args: argparse.Namespace, tmp: Path, env: dict[str, str]) -> int:
     )
     how = "not started"
     try:
-        ready = wait_for(
-            lambda: (
-                daemon.poll() is not None
-                or "Sensor new_transients_sensor skipped" in log_path.read_text(errors="replace")
-            ),
-            timeout=180,
-        )
-        if not ready or daemon.poll() is not None:
-            raise RuntimeError(f"the daemon did not start; see {log_path}")
+        wait_for_daemon_ready(daemon, log_path)
         start = time.time()
         register_transients(services, sky_transients)
         print(f"inserted {args.n} transients; daemon pid {daemon.pid}", flush=True)

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
+from _common import pg_admin
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
@@ -36,15 +37,11 @@ def add_production_arguments(parser) -> None:
 
 
 def _admin(pg_url: str, sql: str) -> None:
-    import psycopg2
+    """``pg_admin`` on the server of ``pg_url`` (``postgresql+psycopg2://user@host:port``)."""
+    from sqlalchemy.engine import make_url
 
-    conn = psycopg2.connect(pg_url.replace("postgresql+psycopg2://", "postgresql://") + "/postgres")
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-    finally:
-        conn.close()
+    url = make_url(pg_url)
+    pg_admin(url.host or "127.0.0.1", url.port or 5432, sql)
 
 
 def _stop(process: subprocess.Popen) -> None:

@@ -11,6 +11,7 @@ version string.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -184,7 +185,9 @@ class SEDPosterior:
 
     def sample_theta(self, features: np.ndarray, n_samples: int, seed: int) -> np.ndarray:
         """Raw theta samples (n_samples, n_objects, 6) for standardised features (n_objects, 74)."""
-        with torch_threads(1), torch.random.fork_rng(), torch.no_grad():
+        with torch_threads(1), torch.random.fork_rng(), torch.no_grad(), warnings.catch_warnings():
+            # nflows' LU transform calls torch.triangular_solve: a deprecation notice, not ours
+            warnings.filterwarnings("ignore", "torch.triangular_solve is deprecated", UserWarning)
             torch.manual_seed(seed)
             u = self.network.sample((n_samples,), condition=torch.from_numpy(features))
         return self.u_to_theta(u.numpy().astype(float))

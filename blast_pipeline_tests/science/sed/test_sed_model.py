@@ -148,3 +148,9 @@ def test_an_overconfident_posterior_loses_coverage(tiny_training_set, tiny_poste
     )
     bad = calibration_report(narrow, held, 200, 0)
     assert bad["coverage68_log_mass"] < 0.5 < honest["coverage68_log_mass"]
+
+
+def test_sampling_prints_no_torch_deprecation_notice(recwarn):
+    """nflows' triangular_solve notice is silenced where the network is sampled (fit-sed printed it)."""
+    load_default_posterior().sample(_photometry(None), n_samples=100, seed=0)
+    assert not [w for w in recwarn if "triangular_solve" in str(w.message)]

@@ -19,6 +19,7 @@ from blast_pipeline.sources.sky.population import (
     CATALOG_MAG_LIMIT,
     Galaxy,
 )
+from blast_pipeline.sources.sky.positions import angular_separation_deg
 
 CATALOG_NAME = "simulated"
 CATALOG_BAND = "r"
@@ -61,3 +62,36 @@ def catalog_table(galaxies: Iterable[Galaxy], seed: int) -> Table:
     table.meta["band_filter"] = CATALOG_BAND_FILTER
     table.meta["mag_limit"] = CATALOG_MAG_LIMIT
     return table
+
+
+def catalogued_within(
+    galaxies: Iterable[Galaxy], ra_deg: float, dec_deg: float, radius_arcsec: float
+) -> list[Galaxy]:
+    """The catalogued galaxies within ``radius_arcsec`` of a position, nearest first."""
+    candidates = [g for g in galaxies if g.in_catalog]
+    if not candidates:
+        return []
+    separation = 3600.0 * angular_separation_deg(
+        ra_deg,
+        dec_deg,
+        np.array([g.ra_deg for g in candidates]),
+        np.array([g.dec_deg for g in candidates]),
+    )
+    order = np.argsort(separation, kind="stable")
+    return [candidates[k] for k in order if separation[k] <= radius_arcsec]
+
+
+def nearest_spec_z(
+    galaxies: Iterable[Galaxy], ra_deg: float, dec_deg: float, radius_arcsec: float
+) -> float | None:
+    """Redshift of the nearest galaxy with a spectrum within ``radius_arcsec``, or ``None``."""
+    best, best_separation = None, np.inf
+    for galaxy in galaxies:
+        if galaxy.spec_z is None:
+            continue
+        separation = 3600.0 * float(
+            angular_separation_deg(ra_deg, dec_deg, galaxy.ra_deg, galaxy.dec_deg)
+        )
+        if separation <= radius_arcsec and separation < best_separation:
+            best, best_separation = galaxy.spec_z, separation
+    return best

@@ -32,7 +32,7 @@ from blast_pipeline.sources.sky.imaging import (
     imaging_setup,
     survey_header_cards,
 )
-from blast_pipeline.sources.sky.population import Galaxy, Star
+from blast_pipeline.sources.sky.population import FILTER_INDEX, Galaxy, Star
 from blast_pipeline.sources.sky.sersic import TRUNCATION_IN_RE, render_sersic
 
 FWHM_TO_SIGMA = 1.0 / (2.0 * math.sqrt(2.0 * math.log(2.0)))
@@ -285,6 +285,22 @@ def _add_stars(
         px = 0.5 * (erf((xs + 0.5 - x[k]) / root2sigma) - erf((xs - 0.5 - x[k]) / root2sigma))
         py = 0.5 * (erf((ys + 0.5 - y[k]) / root2sigma) - erf((ys - 0.5 - y[k]) / root2sigma))
         _add_clipped(frame, flux * np.outer(py, px), xi - half, yi - half)
+
+
+def cutout_noise_rng(seed: int, spec: FilterSpec, grid: CutoutGrid) -> np.random.Generator:
+    """The noise stream of a cutout, seeded by (seed, filter, centre, size): the same request
+    gets the same pixels."""
+    return np.random.default_rng(
+        np.random.SeedSequence(
+            [
+                seed,
+                1000 + FILTER_INDEX[spec.name],
+                int(round(grid.ra_deg * 1e7)),
+                int(round((grid.dec_deg + 90.0) * 1e7)),
+                grid.n_pixels,
+            ]
+        )
+    )
 
 
 def add_noise(

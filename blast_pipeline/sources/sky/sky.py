@@ -5,7 +5,8 @@ It stands in for the survey image servers (``fetch_cutout``), the galaxy catalog
 needed to score the pipeline (``truth``, ``model_image``, ``true_flux_microjansky``).
 
 On disk, ``root`` holds ``manifest.json`` (seed, field size, number generated),
-``truth/<name>.json``, ``catalogue/<name>.ecsv`` (the catalogued galaxies of each field) and
+``truth/<name>.json``, ``catalogue/<name>.ecsv`` (the catalogued galaxies of each field),
+``positions/<J-name>.json`` (transients added by hand, ``registered.py``) and
 ``dustmaps/sfd/SFD_dust_4096_{ngp,sgp}.fits``. Everything is a pure function of
 ``(seed, index)``, so files are byte-identical for the same seed and reopening a root
 regenerates the same universe in memory. Cutout noise is seeded by (seed, filter, centre, size).
@@ -14,7 +15,6 @@ regenerates the same universe in memory. Cutout noise is seeded by (seed, filter
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -24,12 +24,11 @@ from astropy.io import fits
 from astropy.table import Table
 
 from blast_pipeline.science.filters import FilterSpec, cutout_size_pixels
-from blast_pipeline.sources.sky.catalogue import catalog_table
+from blast_pipeline.sources.sky.catalogue import catalog_table, catalogued_within, nearest_spec_z
 from blast_pipeline.sources.sky.dust_map import SFD_FILE_NAMES, write_sfd_files
 from blast_pipeline.sources.sky.footprints import survey_covers
 from blast_pipeline.sources.sky.imaging import imaging_setup
 from blast_pipeline.sources.sky.population import (
-    FILTER_INDEX,
     Field,
     Galaxy,
     SimulatedTransient,
@@ -40,24 +39,30 @@ from blast_pipeline.sources.sky.population import (
     transient_name,
 )
 from blast_pipeline.sources.sky.positions import angular_separation_deg, field_centres
+from blast_pipeline.sources.sky.registered import RegisteredFields, own_field_at
 from blast_pipeline.sources.sky.render import (
     CutoutGrid,
     SceneRenderer,
     add_noise,
     cutout_grid,
+    cutout_noise_rng,
     image_header,
     image_units_per_microjansky,
 )
+from blast_pipeline.sources.sky.storage import (
+    MANIFEST_NAME,
+    open_manifest,
+    read_manifest,
+    write_ecsv_atomically,
+    write_manifest,
+    write_text_atomically,
+)
 from blast_pipeline.sources.sky.truth import field_truth
 
-MANIFEST_NAME = "manifest.json"
 MAX_CACHED_FIELDS = 128
-FORMAT_VERSION = 1
 #: Extra reach (deg) when looking for fields that may touch a query: big nearby galaxies.
 FIELD_REACH_MARGIN_DEG = 0.25
 _NAME_PREFIX = "sim"
-#: A transient registered within this distance (arcsec) of a field's transient is that field's.
-SAME_POSITION_ARCSEC = 1.0
 
 
 class UnknownTransientError(KeyError):
@@ -65,12 +70,6 @@ class UnknownTransientError(KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else "unknown transient"
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
 
 
 class SimulatedSky:
@@ -94,25 +93,12 @@ class SimulatedSky:
         self._lock = threading.RLock()
         self._fields: OrderedDict[int, Field] = OrderedDict()
         self._centres = (np.zeros(0), np.zeros(0))
-        self._positions: dict[str, tuple[float, float]] = {}
-        self._positions_stamp: int | None = None
-        self._position_fields: OrderedDict[str, Field] = OrderedDict()
+        self._registered = RegisteredFields(
+            self.root / "positions", self.seed, self.fov_arcsec, MAX_CACHED_FIELDS
+        )
         self._renderer = SceneRenderer()
         self.root.mkdir(parents=True, exist_ok=True)
-        manifest = self._read_manifest()
-        if manifest is None:
-            self._write_manifest(0)
-            return
-        if manifest["seed"] != self.seed:
-            raise ValueError(
-                f"the simulated sky in {self.root} was generated with seed {manifest['seed']}, "
-                f"but seed {self.seed} was requested; use another root or seed {manifest['seed']}"
-            )
-        if manifest["fov_arcsec"] != self.fov_arcsec:
-            raise ValueError(
-                f"the simulated sky in {self.root} was generated with fov_arcsec "
-                f"{manifest['fov_arcsec']}, but fov_arcsec {self.fov_arcsec} was requested"
-            )
+        open_manifest(self.manifest_path, self.seed, self.fov_arcsec)
 
     # ----------------------------------------------------------------------------- storage
     @property
@@ -130,39 +116,16 @@ class SimulatedSky:
     @property
     def positions_dir(self) -> Path:
         """``<J-name>.json`` for every position-seeded field (see ``register_transient``)."""
-        return self.root / "positions"
+        return self._registered.folder
 
     @property
     def dust_map_dir(self) -> Path:
         """Folder with ``SFD_dust_4096_{ngp,sgp}.fits`` (``<dustmaps data_dir>/sfd`` layout)."""
         return self.root / "dustmaps" / "sfd"
 
-    def _read_manifest(self) -> dict | None:
-        try:
-            manifest = json.loads(self.manifest_path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return None
-        except (OSError, json.JSONDecodeError) as error:
-            raise ValueError(
-                f"cannot read the sky manifest {self.manifest_path}: {error}"
-            ) from None
-        missing = {"seed", "fov_arcsec", "n_generated"} - set(manifest)
-        if missing:
-            raise ValueError(f"sky manifest {self.manifest_path} lacks {sorted(missing)}")
-        return manifest
-
-    def _write_manifest(self, n_generated: int) -> None:
-        manifest = {
-            "format_version": FORMAT_VERSION,
-            "seed": self.seed,
-            "fov_arcsec": self.fov_arcsec,
-            "n_generated": n_generated,
-        }
-        _write_atomically(self.manifest_path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-
     def count(self) -> int:
         """Number of transients generated so far (read from the manifest)."""
-        manifest = self._read_manifest()
+        manifest = read_manifest(self.manifest_path)
         return 0 if manifest is None else int(manifest["n_generated"])
 
     def write_dust_map(self) -> Path:
@@ -180,22 +143,22 @@ class SimulatedSky:
         with self._lock:
             start = self.count()
             self.write_dust_map()
-            self.truth_dir.mkdir(exist_ok=True)
-            self.catalogue_dir.mkdir(exist_ok=True)
             new = []
             for index in range(start, start + int(n)):
                 field = self._field(index, allow_beyond_count=True)
-                name = field.transient.name
-                truth = json.dumps(field_truth(field, self.seed), indent=1, sort_keys=True)
-                _write_atomically(self.truth_dir / f"{name}.json", truth + "\n")
-                table = catalog_table(field.galaxies, self.seed)
-                path = self.catalogue_dir / f"{name}.ecsv"
-                temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-                table.write(temporary, format="ascii.ecsv", overwrite=True)
-                os.replace(temporary, path)
+                self._write_field_files(field.transient.name, field_truth(field, self.seed), field)
                 new.append(field.transient)
-            self._write_manifest(start + int(n))
+            write_manifest(self.manifest_path, self.seed, self.fov_arcsec, start + int(n))
         return new
+
+    def _write_field_files(self, name: str, truth: dict, field: Field) -> None:
+        """``truth/<name>.json`` and ``catalogue/<name>.ecsv`` of one field."""
+        self.truth_dir.mkdir(exist_ok=True)
+        self.catalogue_dir.mkdir(exist_ok=True)
+        text = json.dumps(truth, indent=1, sort_keys=True) + "\n"
+        write_text_atomically(self.truth_dir / f"{name}.json", text)
+        table = catalog_table(field.galaxies, self.seed)
+        write_ecsv_atomically(self.catalogue_dir / f"{name}.ecsv", table)
 
     def transients(self) -> list[SimulatedTransient]:
         """All transients generated so far, in index order (cheap: fields are not simulated)."""
@@ -267,68 +230,17 @@ class SimulatedSky:
         the field's label (the sky's own name, or the J-name of the position).
         """
         _check_position(ra_deg, dec_deg)
-        own = self._own_field_at(ra_deg, dec_deg)
+        own = own_field_at(self.seed, ra_deg, dec_deg, self._centres_for(self.count()))
         if own is not None:
             return own
         field = build_field_at(self.seed, ra_deg, dec_deg, self.fov_arcsec)
-        label = field.transient.name
         with self._lock:
             self.write_dust_map()
-            for folder in (self.positions_dir, self.truth_dir, self.catalogue_dir):
-                folder.mkdir(exist_ok=True)
-            record = {"ra_deg": float(ra_deg), "dec_deg": float(dec_deg)}
-            _write_atomically(self.positions_dir / f"{label}.json", json.dumps(record) + "\n")
+            self._registered.add(field, ra_deg, dec_deg)
             truth = field_truth(field, self.seed)
-            truth.update(name=name, field=label, simulated_for_position=True)
-            _write_atomically(
-                self.truth_dir / f"{name}.json", json.dumps(truth, indent=1, sort_keys=True) + "\n"
-            )
-            table = catalog_table(field.galaxies, self.seed)
-            path = self.catalogue_dir / f"{name}.ecsv"
-            temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            table.write(temporary, format="ascii.ecsv", overwrite=True)
-            os.replace(temporary, path)
-            self._positions[label] = (float(ra_deg), float(dec_deg))
-            self._position_fields[label] = field
-        return label
-
-    def _own_field_at(self, ra_deg: float, dec_deg: float) -> str | None:
-        count = self.count()
-        if count:
-            ra, dec = self._centres_for(count)
-            separation = 3600.0 * angular_separation_deg(ra_deg, dec_deg, ra, dec)
-            nearest = int(np.argmin(separation))
-            if separation[nearest] <= SAME_POSITION_ARCSEC:
-                return transient_name(self.seed, nearest)
-        return None
-
-    def _registered_positions(self) -> dict[str, tuple[float, float]]:
-        """J-name -> position of every position-seeded field (re-read when the folder changes:
-        other processes register transients too)."""
-        try:
-            stamp = self.positions_dir.stat().st_mtime_ns
-        except FileNotFoundError:
-            return {}
-        with self._lock:
-            if stamp != self._positions_stamp:
-                for path in self.positions_dir.glob("*.json"):
-                    if path.stem not in self._positions:
-                        record = json.loads(path.read_text(encoding="utf-8"))
-                        self._positions[path.stem] = (record["ra_deg"], record["dec_deg"])
-                self._positions_stamp = stamp
-            return dict(self._positions)
-
-    def _position_field(self, label: str, ra_deg: float, dec_deg: float) -> Field:
-        with self._lock:
-            if label in self._position_fields:
-                self._position_fields.move_to_end(label)
-                return self._position_fields[label]
-        field = build_field_at(self.seed, ra_deg, dec_deg, self.fov_arcsec)
-        with self._lock:
-            self._position_fields[label] = field
-            while len(self._position_fields) > MAX_CACHED_FIELDS:
-                self._position_fields.popitem(last=False)
-        return field
+            truth.update(name=name, field=field.transient.name, simulated_for_position=True)
+            self._write_field_files(name, truth, field)
+        return field.transient.name
 
     # ------------------------------------------------------------------------- the scene
     def _fields_near(self, ra_deg: float, dec_deg: float, radius_deg: float) -> list[Field]:
@@ -343,17 +255,7 @@ class SimulatedSky:
             ra, dec = self._centres_for(count)
             separation = angular_separation_deg(ra_deg, dec_deg, ra, dec)
             fields = [self._field(int(i)) for i in np.flatnonzero(separation <= reach)]
-        positions = self._registered_positions()
-        if positions:
-            labels = sorted(positions)
-            ra = np.array([positions[k][0] for k in labels])
-            dec = np.array([positions[k][1] for k in labels])
-            separation = angular_separation_deg(ra_deg, dec_deg, ra, dec)
-            fields += [
-                self._position_field(labels[i], ra[i], dec[i])
-                for i in np.flatnonzero(separation <= reach)
-            ]
-        return fields
+        return fields + self._registered.fields_near(ra_deg, dec_deg, reach)
 
     def _scene(self, grid: CutoutGrid) -> tuple[tuple[int, ...], list[Galaxy], list[Star]]:
         half_diagonal = np.sqrt(2.0) * grid.n_pixels * grid.scale_arcsec / 2 / 3600.0
@@ -386,17 +288,7 @@ class SimulatedSky:
         if rendered is None:
             return None
         grid, header, model = rendered
-        rng = np.random.default_rng(
-            np.random.SeedSequence(
-                [
-                    self.seed,
-                    1000 + FILTER_INDEX[spec.name],
-                    int(round(grid.ra_deg * 1e7)),
-                    int(round((grid.dec_deg + 90.0) * 1e7)),
-                    grid.n_pixels,
-                ]
-            )
-        )
+        rng = cutout_noise_rng(self.seed, spec, grid)
         data = add_noise(model, spec, image_units_per_microjansky(spec, header), rng)
         return fits.HDUList([fits.PrimaryHDU(data=data, header=header)])
 
@@ -413,44 +305,23 @@ class SimulatedSky:
 
     def galaxies_near(self, ra_deg: float, dec_deg: float, radius_arcsec: float) -> Table:
         """Catalogued galaxies within ``radius_arcsec``, nearest first (GALAXY_CATALOG_COLUMNS)."""
-        _check_position(ra_deg, dec_deg)
-        if not (np.isfinite(radius_arcsec) and radius_arcsec > 0):
-            raise ValueError(f"radius_arcsec must be a positive number, got {radius_arcsec}")
-        candidates = [
-            g
-            for f in self._fields_near(ra_deg, dec_deg, radius_arcsec / 3600.0)
-            for g in f.galaxies
-            if g.in_catalog
-        ]
-        if candidates:
-            separation = 3600.0 * angular_separation_deg(
-                ra_deg,
-                dec_deg,
-                np.array([g.ra_deg for g in candidates]),
-                np.array([g.dec_deg for g in candidates]),
-            )
-            order = np.argsort(separation, kind="stable")
-            candidates = [candidates[k] for k in order if separation[k] <= radius_arcsec]
-        return catalog_table(candidates, self.seed)
+        galaxies = self._galaxies_near(ra_deg, dec_deg, radius_arcsec)
+        return catalog_table(catalogued_within(galaxies, ra_deg, dec_deg, radius_arcsec), self.seed)
 
     def spectroscopic_redshift(
         self, ra_deg: float, dec_deg: float, radius_arcsec: float = 1.0
     ) -> float | None:
         """Redshift of the nearest galaxy with a spectrum within the radius, or ``None``."""
+        galaxies = self._galaxies_near(ra_deg, dec_deg, radius_arcsec)
+        return nearest_spec_z(galaxies, ra_deg, dec_deg, radius_arcsec)
+
+    def _galaxies_near(self, ra_deg: float, dec_deg: float, radius_arcsec: float) -> list[Galaxy]:
+        """Every galaxy of the fields that may reach within ``radius_arcsec`` of a position."""
         _check_position(ra_deg, dec_deg)
         if not (np.isfinite(radius_arcsec) and radius_arcsec > 0):
             raise ValueError(f"radius_arcsec must be a positive number, got {radius_arcsec}")
-        best, best_separation = None, np.inf
-        for field in self._fields_near(ra_deg, dec_deg, radius_arcsec / 3600.0):
-            for galaxy in field.galaxies:
-                if galaxy.spec_z is None:
-                    continue
-                separation = 3600.0 * float(
-                    angular_separation_deg(ra_deg, dec_deg, galaxy.ra_deg, galaxy.dec_deg)
-                )
-                if separation <= radius_arcsec and separation < best_separation:
-                    best, best_separation = galaxy.spec_z, separation
-        return best
+        fields = self._fields_near(ra_deg, dec_deg, radius_arcsec / 3600.0)
+        return [g for f in fields for g in f.galaxies]
 
     # ------------------------------------------------------------------------- scoring
     def true_flux_microjansky(

@@ -29,7 +29,7 @@ CHECKED_QUANTITIES = ("log_mass", "log_sfr")
 class SEDTrainingSetConfig(dg.Config):
     """Simulations of the training set (defaults: the shipped posterior's)."""
 
-    n_simulations: int = 40_000
+    n_simulations: int = 100_000
     seed: int = 1
     n_workers: int = 0  # 0: all cores
 

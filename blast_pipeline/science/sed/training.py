@@ -39,7 +39,7 @@ class TrainingSettings:
     """Network and optimiser settings; the defaults are the shipped posterior's."""
 
     seed: int = 0
-    epochs: int = 60
+    epochs: int = 150
     batch_size: int = 512
     learning_rate: float = 1e-3
     validation_fraction: float = 0.1

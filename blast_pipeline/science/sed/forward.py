@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import io
+import multiprocessing.util
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -42,6 +43,8 @@ def _filter_dir() -> Path:
 
     directory = Path(tempfile.mkdtemp(prefix="blast_sed_filters_"))
     atexit.register(shutil.rmtree, directory, True)
+    # multiprocessing workers leave through os._exit (no atexit): their finalizers run instead
+    multiprocessing.util.Finalize(None, shutil.rmtree, (directory, True), exitpriority=0)
     for spec in FILTERS:
         curve = Filter(spec.sedpy_id)
         np.savetxt(

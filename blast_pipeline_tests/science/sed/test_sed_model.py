@@ -154,3 +154,19 @@ def test_sampling_prints_no_torch_deprecation_notice(recwarn):
     """nflows' triangular_solve notice is silenced where the network is sampled (fit-sed printed it)."""
     load_default_posterior().sample(_photometry(None), n_samples=100, seed=0)
     assert not [w for w in recwarn if "triangular_solve" in str(w.message)]
+
+
+def test_parallel_simulation_leaves_no_temporary_filter_folders():
+    """Each spawned worker writes the filter curves to a temporary folder; it must remove it."""
+    import tempfile
+    from pathlib import Path
+
+    from blast_pipeline.science.sed.simulate import simulate_training_set
+
+    def folders() -> set[Path]:
+        return set(Path(tempfile.gettempdir()).glob("blast_sed_filters_*"))
+
+    before = folders()
+    training_set = simulate_training_set(600, seed=5, n_workers=2)
+    assert len(training_set) == 600
+    assert folders() - before == set()

@@ -7,7 +7,6 @@ as two-column text files (Å, transmission) that bagpipes reads.  Building the b
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import io
 import multiprocessing.util
@@ -42,8 +41,8 @@ def _filter_dir() -> Path:
     from sedpy.observate import Filter
 
     directory = Path(tempfile.mkdtemp(prefix="blast_sed_filters_"))
-    atexit.register(shutil.rmtree, directory, True)
-    # multiprocessing workers leave through os._exit (no atexit): their finalizers run instead
+    # removed at exit: multiprocessing's finalizers run in the main process (via atexit) and in
+    # its workers too, which leave through os._exit and never run atexit handlers
     multiprocessing.util.Finalize(None, shutil.rmtree, (directory, True), exitpriority=0)
     for spec in FILTERS:
         curve = Filter(spec.sedpy_id)

@@ -76,15 +76,10 @@ def simulate_training_set(n: int, seed: int, n_workers: int | None = None) -> Tr
         parts = [_simulate_chunk(chunk) for chunk in chunks]
     else:
         # spawn: a fresh interpreter per worker (forking a threaded Dagster process is unsafe)
-        # close + join (not the context manager's terminate): workers exit normally and remove
-        # their temporary filter folders
-        pool = multiprocessing.get_context("spawn").Pool(n_workers)
-        try:
+        with multiprocessing.get_context("spawn").Pool(n_workers) as pool:
             parts = pool.map(_simulate_chunk, chunks, chunksize=1)
+            # close + join before the context's terminate: workers exit normally and remove
+            # their temporary filter folders (on an error the context still terminates them)
             pool.close()
-        except BaseException:
-            pool.terminate()
-            raise
-        finally:
             pool.join()
     return TrainingSet(theta, redshift, np.concatenate(parts), seed)

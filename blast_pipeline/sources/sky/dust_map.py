@@ -11,7 +11,7 @@ the value by 0.86 (Schlafly & Finkbeiner 2011); the truth stores both.
 
 from __future__ import annotations
 
-import os
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +19,7 @@ from astropy.io import fits
 from astropy.wcs import WCS
 
 from blast_pipeline.sources.sky.positions import galactic_from_icrs
+from blast_pipeline.sources.sky.storage import replace_atomically
 
 SFD_MAP_PIXELS = 256
 SFD_FILE_NAMES = {"ngp": "SFD_dust_4096_ngp.fits", "sgp": "SFD_dust_4096_sgp.fits"}
@@ -79,8 +80,6 @@ def write_sfd_files(map_dir: Path, n_pixels: int = SFD_MAP_PIXELS) -> Path:
         l_deg, b_deg = WCS(header).wcs_pix2world(columns, rows, 0)
         data = sfd_ebv(l_deg, b_deg).astype(np.float32)
         data[~np.isfinite(data)] = 0.0
-        target = map_dir / file_name
-        temporary = target.with_name(f".{file_name}.{os.getpid()}.tmp")
-        fits.PrimaryHDU(data, header=header).writeto(temporary, overwrite=True)
-        os.replace(temporary, target)
+        hdu = fits.PrimaryHDU(data, header=header)
+        replace_atomically(map_dir / file_name, partial(hdu.writeto, overwrite=True))
     return map_dir

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from astropy.table import Table
@@ -23,18 +24,23 @@ def _temporary(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
 
 
+def replace_atomically(path: Path, write: Callable[[Path], object]) -> None:
+    """Call ``write`` on a temporary sibling of ``path``, then rename it over ``path``."""
+    temporary = _temporary(path)
+    write(temporary)
+    os.replace(temporary, path)
+
+
 def write_text_atomically(path: Path, text: str) -> None:
     """Write UTF-8 ``text`` to ``path`` through a temporary file and a rename."""
-    temporary = _temporary(path)
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
+    replace_atomically(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
 
 
 def write_ecsv_atomically(path: Path, table: Table) -> None:
     """Write ``table`` as ECSV to ``path`` through a temporary file and a rename."""
-    temporary = _temporary(path)
-    table.write(temporary, format="ascii.ecsv", overwrite=True)
-    os.replace(temporary, path)
+    replace_atomically(
+        path, lambda temporary: table.write(temporary, format="ascii.ecsv", overwrite=True)
+    )
 
 
 def read_manifest(path: Path) -> dict | None:

@@ -8,8 +8,12 @@ Writing (post, update) is governed by ``auth.py``.
 
 from __future__ import annotations
 
+import os
 import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -24,12 +28,60 @@ async def _message(request: Request, exc: StarletteHTTPException) -> JSONRespons
     return JSONResponse({"message": str(exc.detail)}, exc.status_code, headers=exc.headers)
 
 
+#: Threads that run requests' blocking work (database reads, files) on SQLite. The work is
+#: GIL-bound Python around SQLite calls, and Python's sqlite3 releases the GIL at every row: with
+#: Starlette's 40 threads, 8 concurrent clients cost ~220 thread switches and ~5 ms of CPU per
+#: payload request; with 2 threads ~25 switches, ~2 ms, p99 halved. psycopg2 releases it once
+#: per query, and there Starlette's default measured best (benchmarks/README.md, "Web API").
+SQLITE_REQUEST_THREADS = 2
+#: Starlette's (anyio's) own default, kept for PostgreSQL.
+STARLETTE_REQUEST_THREADS = 40
+
+
+def request_threads_from_env(database_url: str) -> int:
+    """``BLAST_API_THREADS`` (a positive integer), or the default for ``database_url``."""
+    raw = os.environ.get("BLAST_API_THREADS", "").strip()
+    if not raw:
+        sqlite = database_url.startswith("sqlite")
+        return SQLITE_REQUEST_THREADS if sqlite else STARLETTE_REQUEST_THREADS
+    if not raw.isdecimal() or int(raw) < 1:
+        raise ValueError(f"BLAST_API_THREADS must be a positive integer, got {raw!r}")
+    return int(raw)
+
+
+def _database_url(services: PipelineServices | None) -> str:
+    if services is not None:
+        return services.database.url
+    from blast_pipeline.resources import blast_resource_from_env
+
+    return blast_resource_from_env(resolve=True).settings().database_url
+
+
 def create_app(
-    services: PipelineServices | None = None, write_access: WriteAccess | None = None
+    services: PipelineServices | None = None,
+    write_access: WriteAccess | None = None,
+    request_threads: int | None = None,
 ) -> FastAPI:
     """The web app over ``services`` (default: from the ``BLAST_*`` environment, opened lazily);
-    ``write_access`` defaults to ``ALLOW_API_POST`` / ``BLAST_API_TOKEN`` from the environment."""
-    app = FastAPI(title="blast-pipeline", summary="Blast's web API and transient pages")
+    ``write_access`` defaults to ``ALLOW_API_POST`` / ``BLAST_API_TOKEN`` from the environment,
+    ``request_threads`` (the worker threads for blocking work) to ``BLAST_API_THREADS`` or the
+    database's default."""
+    threads = request_threads
+    if threads is None:
+        threads = request_threads_from_env(_database_url(services))
+    if threads < 1:
+        raise ValueError(f"request_threads must be at least 1, got {threads}")
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # the limiter is per event loop: set it in the server's own loop
+        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        yield
+
+    app = FastAPI(
+        title="blast-pipeline", summary="Blast's web API and transient pages", lifespan=lifespan
+    )
+    app.state.request_threads = threads
     app.state.services = services
     app.state.services_lock = threading.Lock()
     app.state.write_access = write_access or WriteAccess.from_env()

@@ -15,13 +15,15 @@ import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS, FITSFixedWarning
 
-__all__ = ["first_image_hdu", "image_problem", "file_problem"]
+__all__ = ["first_image_hdu", "image_problem", "file_problem", "hdul_problem"]
 
 
 def first_image_hdu(hdul: fits.HDUList) -> fits.PrimaryHDU | fits.ImageHDU | None:
-    """The first HDU that holds image data (the primary one, or a compressed extension)."""
+    """The first HDU that holds image data (the primary one, or a compressed extension), found
+    from the headers alone: a tile-compressed image is not decompressed just to find it."""
     for hdu in hdul:
-        if hdu.is_image and hdu.data is not None:
+        naxis = int(hdu.header.get("NAXIS", 0)) if hdu.is_image else 0
+        if naxis > 0 and all(int(hdu.header.get(f"NAXIS{i}", 0)) > 0 for i in range(1, naxis + 1)):
             return hdu
     return None
 
@@ -63,14 +65,23 @@ def file_problem(path: Path) -> str | None:
     if path.stat().st_size == 0:
         return "is empty (0 bytes)"
     try:
+        with fits.open(path, memmap=False) as hdul:
+            return hdul_problem(hdul)
+    except Exception as exc:  # a truncated or corrupt file raises OSError, TypeError, ...
+        return f"cannot be read ({_one_line(exc)})"
+
+
+def hdul_problem(hdul: fits.HDUList) -> str | None:
+    """Why an opened FITS file (on disk or as downloaded, in memory) is not a usable cutout, or
+    None when it is."""
+    try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # truncation warnings become the reason below
-            with fits.open(path, memmap=False) as hdul:
-                hdul.verify("silentfix")
-                hdu = first_image_hdu(hdul)
-                if hdu is None:
-                    return "has no image HDU"
-                return image_problem(hdu.data, hdu.header)
+            hdul.verify("silentfix")
+            hdu = first_image_hdu(hdul)
+            if hdu is None:
+                return "has no image HDU"
+            return image_problem(hdu.data, hdu.header)
     except Exception as exc:  # a truncated or corrupt file raises OSError, TypeError, ...
         return f"cannot be read ({_one_line(exc)})"
 

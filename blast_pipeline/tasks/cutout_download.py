@@ -12,14 +12,14 @@ from blast_pipeline.db.models import Cutout, Filter, Transient
 from blast_pipeline.files import cutout_path, relative_to_root, separate_crop_file
 from blast_pipeline.runners.base import Retry, TaskContext, TransientTaskRunner
 from blast_pipeline.science.filters import get_filter
-from blast_pipeline.science.image_checks import file_problem
+from blast_pipeline.science.image_checks import file_problem, hdul_problem
 from blast_pipeline.sources.base import CutoutDownloadError
 from blast_pipeline.statuses import PROCESSED
 from blast_pipeline.tasks.fits_storage import image_hdu, write_image
 
 NO_IMAGE_FOUND = "No image found"
 DOWNLOAD_ERROR = "Download error"
-#: A downloaded image that failed the checks of `file_problem` (fetched again next time).
+#: A downloaded image that failed the checks of `hdul_problem` (fetched again next time).
 BAD_IMAGE = "Bad image"
 #: Parallel downloads per transient unless the source says (``parallel_fetches``); each
 #: service also bounds its own concurrency.
@@ -101,15 +101,16 @@ class CutoutDownload(TransientTaskRunner):
                 no_image += 1
             else:
                 path = cutout_path(data_root, transient.name, get_filter(row.name))
-                write_image(image_hdu(hdul), path)  # tiled compression (fits_storage.py)
                 relative = relative_to_root(data_root, path)
-                problem = file_problem(path)
+                problem = hdul_problem(hdul)
                 if problem is not None:  # no data is not an image: never stored as one
-                    path.unlink(missing_ok=True)
+                    path.unlink(missing_ok=True)  # nor kept from an earlier download
                     cutout.fits_path, cutout.message = None, BAD_IMAGE
                     bad[row.name] = f"{relative} {problem}"
                     context.log.warning(f"{row.name}: downloaded cutout {relative} {problem}")
                     continue
+                # checked in memory, written atomically: no need to read it back
+                write_image(image_hdu(hdul), path)  # tiled compression (fits_storage.py)
                 cutout.fits_path, cutout.message = relative, ""
                 downloaded += 1
         context.add_metadata(

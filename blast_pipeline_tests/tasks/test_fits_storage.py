@@ -82,3 +82,18 @@ def test_integer_images_are_stored_losslessly(tmp_path):
     fits.PrimaryHDU(data).writeto(tmp_path / "plain.fits")
     with fits.open(tmp_path / "plain.fits") as hdul:
         assert np.array_equal(image_hdu(hdul).data, data)
+
+
+def test_finding_the_image_reads_the_header_not_the_compressed_pixels(tmp_path):
+    """Tasks that need only a cutout's header and WCS (crops) must not decompress it."""
+    data = np.arange(64 * 48, dtype=np.float32).reshape(48, 64)
+    write_image(fits.PrimaryHDU(data), tmp_path / "c.fits")
+    with fits.open(tmp_path / "c.fits") as hdul:
+        hdu = image_hdu(hdul)
+        assert hdu is hdul[1]
+        assert (hdu.header["NAXIS1"], hdu.header["NAXIS2"]) == (64, 48)
+        assert not hdu._data_loaded
+        np.testing.assert_array_equal(hdu.data, data)
+    with fits.open(tmp_path / "c.fits") as hdul:  # an empty primary HDU is never the image
+        hdul[0].header["NAXIS"] = 0
+        assert image_hdu(hdul) is hdul[1]

@@ -108,3 +108,21 @@ def test_missing_zero_point_keyword_is_a_clear_error():
         measure_aperture_photometry(
             hdu.data, fits.Header(hdu.header), image.wcs, aperture, get_filter("PanSTARRS_r")
         )
+
+
+def test_a_photon_starved_count_rate_aperture_has_at_least_one_photons_error():
+    """GALEX FUV: ~0.001 background photons per pixel, so the background RMS clips to 0 and a
+    sub-pixel aperture's Gaussian error would be ~0 (pulls of -260 on the simulated sky)."""
+    exptime = 181.05
+    rng = np.random.default_rng(5)
+    photons = rng.poisson(0.001, (80, 80)).astype(float)
+    photons[40, 40] += 1.0  # one source photon under the aperture
+    image = make_image(np.zeros((80, 80)), pixel_arcsec=1.5, noise=0.0, seed=0)
+    hdu = image.hdu(EXPTIME=exptime)
+    aperture = CircularAperture((40.0, 40.0), r=0.5).to_sky(image.wcs)
+    result = measure_aperture_photometry(
+        photons / exptime, hdu.header, image.wcs, aperture, get_filter("GALEX_FUV")
+    )
+    assert result is not None
+    assert result.counts_error >= 1.0 / exptime  # one photon, in counts/s
+    assert result.flux / result.flux_error < 2.0  # a photon or two is no detection

@@ -15,12 +15,13 @@ before, or by Blast, still read.
 
 from __future__ import annotations
 
-import os
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
 
+from blast_pipeline.atomic import replace_atomically
 from blast_pipeline.science.image_checks import first_image_hdu
 
 
@@ -42,13 +43,7 @@ def compressed(hdu: fits.PrimaryHDU | fits.ImageHDU | fits.CompImageHDU) -> fits
 
 def write_image(hdu: fits.PrimaryHDU | fits.ImageHDU | fits.CompImageHDU, path: Path) -> None:
     """Write ``hdu`` compressed, atomically (a reader never sees half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        compressed(hdu).writeto(tmp, overwrite=True)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    replace_atomically(path, partial(compressed(hdu).writeto, overwrite=True))
 
 
 def image_hdu(hdul: fits.HDUList):

@@ -7,7 +7,6 @@ A re-run replaces rows and files; it never adds a second result.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ import numpy as np
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from blast_pipeline.atomic import replace_atomically
 from blast_pipeline.db.models import SEDFittingResult, StarFormationHistoryResult, Transient
 from blast_pipeline.files import relative_to_root, transient_dir
 from blast_pipeline.science.sed_inputs import SEDInput
@@ -97,12 +97,13 @@ def sed_file_paths(data_root: Path, transient_name: str, aperture_type: str) -> 
 
 
 def _replace_file(path: Path, write) -> None:
-    """Write through a temporary file and rename it over ``path`` (never a half-written file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as handle:
-        write(handle)
-    os.replace(tmp, path)
+    """``write(handle)`` into a binary file that replaces ``path`` atomically."""
+
+    def to_file(temporary: Path) -> None:
+        with temporary.open("wb") as handle:
+            write(handle)
+
+    replace_atomically(path, to_file)
 
 
 def write_sed_files(

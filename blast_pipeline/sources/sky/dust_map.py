@@ -18,8 +18,8 @@ import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS
 
+from blast_pipeline.atomic import replace_atomically
 from blast_pipeline.sources.sky.positions import galactic_from_icrs
-from blast_pipeline.sources.sky.storage import replace_atomically
 
 SFD_MAP_PIXELS = 256
 SFD_FILE_NAMES = {"ngp": "SFD_dust_4096_ngp.fits", "sgp": "SFD_dust_4096_sgp.fits"}

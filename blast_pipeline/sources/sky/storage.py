@@ -8,27 +8,14 @@ generated with, and how many transients it holds.
 from __future__ import annotations
 
 import json
-import os
-import threading
-from collections.abc import Callable
 from pathlib import Path
 
 from astropy.table import Table
 
+from blast_pipeline.atomic import replace_atomically
+
 MANIFEST_NAME = "manifest.json"
 FORMAT_VERSION = 1
-
-
-def _temporary(path: Path) -> Path:
-    """A hidden sibling of ``path`` private to this process and thread."""
-    return path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-
-
-def replace_atomically(path: Path, write: Callable[[Path], object]) -> None:
-    """Call ``write`` on a temporary sibling of ``path``, then rename it over ``path``."""
-    temporary = _temporary(path)
-    write(temporary)
-    os.replace(temporary, path)
 
 
 def write_text_atomically(path: Path, text: str) -> None:

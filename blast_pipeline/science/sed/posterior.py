@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from blast_pipeline.atomic import replace_atomically
 from blast_pipeline.science.filters import get_filter
 from blast_pipeline.science.sed.derived import LiveFractionTable, derived_quantities
 from blast_pipeline.science.sed.forward import FILTER_NAMES
@@ -203,8 +204,6 @@ class SEDPosterior:
     # -- persistence ----------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:
         """Write the posterior to one torch file (atomically)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         state = {
             "version": self.version,
             "hyper": self.hyper,
@@ -221,9 +220,7 @@ class SEDPosterior:
             "report": self.report,
             **{k: torch.from_numpy(v) for k, v in self.live_fraction.as_arrays().items()},
         }
-        tmp = path.with_name(path.name + ".tmp")
-        torch.save(state, tmp)
-        tmp.replace(path)
+        replace_atomically(path, lambda temporary: torch.save(state, temporary))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> SEDPosterior:

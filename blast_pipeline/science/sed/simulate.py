@@ -10,10 +10,10 @@ import multiprocessing
 import os
 from dataclasses import dataclass
 from importlib.metadata import version
-from pathlib import Path
 
 import numpy as np
 
+from blast_pipeline.atomic import replace_atomically
 from blast_pipeline.science.sed.forward import FILTER_NAMES, get_sed_model
 from blast_pipeline.science.sed.parameters import THETA_NAMES, sample_prior, sample_redshifts
 
@@ -33,20 +33,16 @@ class TrainingSet:
         return len(self.redshift)
 
     def save(self, path: str | os.PathLike) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(
-            tmp,
-            theta=self.theta,
-            redshift=self.redshift,
-            flux=self.flux,
-            seed=self.seed,
-            theta_names=np.array(THETA_NAMES),
-            filters=np.array(FILTER_NAMES),
-            bagpipes_version=np.array(version("bagpipes")),
-        )
-        tmp.replace(path)
+        arrays = {
+            "theta": self.theta,
+            "redshift": self.redshift,
+            "flux": self.flux,
+            "seed": self.seed,
+            "theta_names": np.array(THETA_NAMES),
+            "filters": np.array(FILTER_NAMES),
+            "bagpipes_version": np.array(version("bagpipes")),
+        }
+        replace_atomically(path, lambda temporary: np.savez(temporary, **arrays))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> TrainingSet:

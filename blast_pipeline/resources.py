@@ -18,7 +18,7 @@ from blast_pipeline.services import PipelineServices, PipelineSettings
 DEFAULT_HOME = ".blast_home"
 DEFAULT_WEB_URL = "http://127.0.0.1:8000"
 #: Smallest accepted value of the integer variables.
-_INT_MINIMUM = {"BLAST_SKY_SEED": 0, "BLAST_WORKFLOW_BATCH_SIZE": 1}
+_INT_MINIMUM = {"BLAST_SKY_SEED": 0, "BLAST_WORKFLOW_BATCH_SIZE": 1, "BLAST_API_THREADS": 1}
 
 
 class ConfigurationError(ValueError):
@@ -80,13 +80,13 @@ def _env(name: str, default, resolve: bool = False):
     with ``resolve``, the plain value (for use outside Dagster, e.g. the CLI)."""
     if name in os.environ:
         if isinstance(default, int) and not isinstance(default, bool):
-            value = _env_number(name, int)  # checked now, so a bad value names its variable
+            value = env_number(name, int)  # checked now, so a bad value names its variable
             return value if resolve else dg.EnvVar.int(name)
         return os.environ[name] if resolve else dg.EnvVar(name)
     return default
 
 
-def _env_number(name: str, kind: type[int] | type[float]) -> int | float:
+def env_number(name: str, kind: type[int] | type[float]) -> int | float:
     """The variable as a plain ASCII number (``ConfigurationError`` naming it otherwise)."""
     raw = os.environ[name].strip()
     pattern = r"[+-]?[0-9]+" if kind is int else r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
@@ -115,7 +115,7 @@ def blast_resource_from_env(resolve: bool = False) -> BlastResource:
         sky=_env("BLAST_SKY", "simulated", resolve),
         sky_seed=_env("BLAST_SKY_SEED", -1, resolve),
         cutout_fov_arcsec=(
-            _env_number("BLAST_CUTOUT_FOV_ARCSEC", float)
+            env_number("BLAST_CUTOUT_FOV_ARCSEC", float)
             if "BLAST_CUTOUT_FOV_ARCSEC" in os.environ
             else 360.0
         ),

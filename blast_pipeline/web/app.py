@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from blast_pipeline.resources import blast_resource_from_env, env_number
 from blast_pipeline.services import PipelineServices
 from blast_pipeline.web import api, health, lists, pages
 from blast_pipeline.web.auth import WriteAccess
@@ -39,21 +40,17 @@ STARLETTE_REQUEST_THREADS = 40
 
 
 def request_threads_from_env(database_url: str) -> int:
-    """``BLAST_API_THREADS`` (a positive integer), or the default for ``database_url``."""
-    raw = os.environ.get("BLAST_API_THREADS", "").strip()
-    if not raw:
+    """``BLAST_API_THREADS`` (an integer >= 1, checked like every ``BLAST_*`` number), or the
+    default for ``database_url``."""
+    if not os.environ.get("BLAST_API_THREADS", "").strip():
         sqlite = database_url.startswith("sqlite")
         return SQLITE_REQUEST_THREADS if sqlite else STARLETTE_REQUEST_THREADS
-    if not raw.isdecimal() or int(raw) < 1:
-        raise ValueError(f"BLAST_API_THREADS must be a positive integer, got {raw!r}")
-    return int(raw)
+    return int(env_number("BLAST_API_THREADS", int))
 
 
 def _database_url(services: PipelineServices | None) -> str:
     if services is not None:
         return services.database.url
-    from blast_pipeline.resources import blast_resource_from_env
-
     return blast_resource_from_env(resolve=True).settings().database_url
 
 

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from fastapi.testclient import TestClient
 
+from blast_pipeline.resources import ConfigurationError
 from blast_pipeline.web.app import (
     SQLITE_REQUEST_THREADS,
     STARLETTE_REQUEST_THREADS,
@@ -59,10 +60,18 @@ def test_the_default_follows_the_database_and_the_environment_overrides_it(monke
     assert create_app(request_threads=3).state.request_threads == 3  # the argument wins
 
 
-@pytest.mark.parametrize("raw", ["0", "-1", "two", "1.5"])
-def test_a_bad_thread_count_is_one_clear_error(raw, monkeypatch):
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("0", "BLAST_API_THREADS must be >= 1, got 0"),
+        ("-1", "BLAST_API_THREADS must be >= 1, got -1"),
+        ("two", "BLAST_API_THREADS must be an integer, got 'two'"),
+        ("1.5", "BLAST_API_THREADS must be an integer, got '1.5'"),
+        ("\u0661", "BLAST_API_THREADS must be an integer, got '\u0661'"),  # Arabic-Indic one
+    ],
+)
+def test_a_bad_thread_count_is_one_clear_error(raw, message, monkeypatch):
     monkeypatch.setenv("BLAST_API_THREADS", raw)
-    with pytest.raises(
-        ValueError, match=f"BLAST_API_THREADS must be a positive integer, got '{raw}'"
-    ):
+    with pytest.raises(ConfigurationError) as error:
         create_app()
+    assert str(error.value) == message

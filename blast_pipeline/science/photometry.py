@@ -189,7 +189,7 @@ def measure_aperture_photometry(
     on top of the masked background the annulus sits on the galaxy itself and removed 34-86 % of
     the flux of 2 kpc local apertures (benchmarks/README.md, photometry accuracy). Errors come from ``calc_total_error`` with Blast's effective gain; 2MASS
     uses its own noise model; ``correlated_noise`` scales the error; in count-rate images
-    (GALEX) no error is below one photon's.
+    no error is below one count's (it matters for photon-starved GALEX).
 
     ``analysis`` is the image's shared `ImageAnalysis`; it is computed here when not given.
     """
@@ -249,11 +249,12 @@ def measure_aperture_photometry(
         counts_error = float(np.sqrt(poisson + background))
     else:
         counts_error = factor * float(np.sqrt(weights.get_values(error**2).sum()))
-    if gain > 1.0:
-        # A count-rate image (GALEX) whose sparse background clips to an RMS of ~0 leaves only
-        # the source's own Poisson term, ~0 for a sub-pixel aperture with a fraction of a
-        # photon in it (pulls of -260 were measured): no aperture is known better than the
-        # Poisson error of one photon, 1 / EXPTIME in counts/s.
+    if spec.image_pixel_units == "counts/sec":
+        # Count-rate images (DES, SDSS, WISE, GALEX) carry Blast's Poisson model with gain =
+        # EXPTIME. Where a photon-starved background (GALEX FUV) clips to an RMS of ~0, only the
+        # source's own Poisson term is left, ~0 for a sub-pixel aperture with a fraction of a
+        # count in it (pulls of -260 were measured): no aperture is known better than one
+        # count's Poisson error, 1 / EXPTIME in counts/s (far below the noise elsewhere).
         counts_error = max(counts_error, 1.0 / gain)
     if not (np.isfinite(counts) and np.isfinite(counts_error)):
         return None

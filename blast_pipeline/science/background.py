@@ -12,8 +12,9 @@ does the estimate once, with Blast's box size and estimators, but with the sourc
    divided by 4 (the same box on the sky, a sixteenth of the cost);
    GALEX images (small) and images too small to bin get Blast's full-resolution pass.
 2. One detection pass on the smoothed, background-subtracted binned image (the full-resolution
-   one after a full-resolution first pass); the segmentation is dilated into a source mask and
-   each masked binned pixel masks its block.
+   one after a full-resolution first pass); the segmentation is dilated into a source mask,
+   large sources by their own size (`grow_source_mask`), and each masked binned pixel masks its
+   block.
 3. Blast's ``Background2D`` (box, estimator) with that mask, at full resolution
    (`masked_background`). Blast's ``exclude_percentile=10`` would leave out most boxes of a
    crowded or deep field once its sources are masked (the background then comes from a few
@@ -21,7 +22,9 @@ does the estimate once, with Blast's box size and estimators, but with the sourc
    measured. (A final pass on the binned image was a third of the cost but biased: block means
    change the pixel distribution that Blast's mode estimator sees, SDSS u fluxes 5 % low.) If
    it cannot be computed (too much of the image is masked) or nothing was detected, Blast's
-   plain (unmasked) estimate is used and `ImageAnalysis.source_masked` says so.
+   plain (unmasked) estimate is used and `ImageAnalysis.source_masked` says so. The scatter
+   of the masked pass's boxes gives `ImageAnalysis.background_level_error`
+   (`science.background_level`); Blast's plain estimate has none (0).
 
 Segmentations and `~photutils.segmentation.SourceCatalog` objects for a detection threshold are
 computed on demand and cached, so the aperture and validation steps share them.
@@ -46,9 +49,11 @@ from photutils.segmentation import (
     make_2dgaussian_kernel,
 )
 from photutils.utils.exceptions import NoDetectionsWarning
-from scipy.ndimage import correlate1d, maximum_filter1d
+from scipy.ndimage import correlate1d
 
+from blast_pipeline.science.background_level import background_level_error, median_filtered
 from blast_pipeline.science.mesh_map import MeshMap, background_image, zoom_mesh
+from blast_pipeline.science.source_mask import grow_source_mask
 
 __all__ = [
     "BackgroundEstimationError",
@@ -57,7 +62,6 @@ __all__ = [
     "background_box_size",
     "background_image",
     "detect_sources_quietly",
-    "dilate_disc",
     "estimate_background",
     "masked_background",
     "smooth_for_detection",
@@ -235,7 +239,12 @@ def _kept(bkg: Background2D) -> np.ndarray:
 
 
 def masked_background(
-    data: np.ndarray, box: int | tuple[int, int], mask: np.ndarray, filter_name: str | None
+    data: np.ndarray,
+    box: int | tuple[int, int],
+    mask: np.ndarray,
+    filter_name: str | None,
+    *,
+    filter_size: tuple[int, int] = (3, 3),
 ) -> Background2D:
     """``Background2D`` of a source-masked image (``mask`` includes the invalid pixels), with
     Blast's estimator, keeping enough boxes for the background to stay local.
@@ -245,7 +254,8 @@ def masked_background(
     2010H SDSS i cutout), whose background then comes from a few distant boxes. The allowed
     share is raised (to at most `MAX_EXCLUDE_PERCENTILE`) until `MIN_KEPT_FRACTION` of the
     boxes wholly inside the image are measured; fields where Blast's rule keeps that many are
-    unchanged.
+    unchanged. ``filter_size`` is photutils' mesh median filter (``(1, 1)``: the unfiltered
+    box values, which `ImageAnalysis` filters itself after measuring their scatter).
 
     Raises `BackgroundEstimationError` if no box can be measured.
     """
@@ -259,6 +269,7 @@ def masked_background(
                 box_yx,
                 mask=mask,
                 exclude_percentile=percentile,
+                filter_size=filter_size,
                 bkg_estimator=_estimator(filter_name),
             )
         except ValueError as err:
@@ -296,35 +307,6 @@ def smooth_for_detection(image: np.ndarray, *, all_finite: bool = False) -> np.n
     filled = image if all_finite else np.nan_to_num(image, nan=0.0)
     smoothed = correlate1d(filled, kernel.sum(axis=1), axis=0, mode="constant", cval=0.0)
     return correlate1d(smoothed, kernel.sum(axis=0), axis=1, mode="constant", cval=0.0)
-
-
-def dilate_disc(mask: np.ndarray, radius: int) -> np.ndarray:
-    """``mask`` dilated by photutils' ``circular_footprint(radius)`` (the pixels within
-    ``radius`` of a masked pixel; nothing beyond the edges): exactly what
-    ``SegmentationImage.make_source_mask(footprint=circular_footprint(radius))`` returns.
-
-    The disc is a union of horizontal segments, one per row offset, so the dilation is a union
-    of shifted 1-D maximum filters (photutils uses an FFT convolution of the whole image).
-    """
-    mask = np.asarray(mask, dtype=bool)
-    radius = int(radius)
-    if radius <= 0:
-        return mask.copy()
-    ny = mask.shape[0]
-    out = np.zeros_like(mask)
-    rows: dict[int, np.ndarray] = {}
-    for dy in range(-radius, radius + 1):
-        half = math.isqrt(radius * radius - dy * dy)
-        if half not in rows:
-            rows[half] = maximum_filter1d(
-                mask.view(np.uint8), 2 * half + 1, axis=1, mode="constant", cval=0
-            ).view(bool)
-        widened = rows[half]
-        if dy >= 0:
-            out[dy:] |= widened[: ny - dy]
-        else:
-            out[:dy] |= widened[-dy:]
-    return out
 
 
 #: `_mad_std` estimates from at most about this many values (a regular subsample).
@@ -436,18 +418,30 @@ class ImageAnalysis:
                         background_box_size(self.data.shape),
                         source_mask | ~finite,
                         filter_name,
+                        filter_size=(1, 1),
                     )
                 except BackgroundEstimationError:
                     source_mask = None
-        if final is None:
+        self.background_level_error = 0.0
+        if final is not None:
+            # Unfiltered boxes: their scatter is the background level's error; then
+            # photutils' own 3 x 3 median filter, as Background2D would have applied it.
+            boxes = np.asarray(final.background_mesh, dtype=float)
+            level_error = background_level_error(boxes, _kept(final))
+            self.background_level_error = 0.0 if level_error is None else level_error
+            box = (int(final.box_size[0]), int(final.box_size[1]))
+            rms_boxes = np.asarray(final.background_rms_mesh, dtype=float)
+            self.background_map = MeshMap(median_filtered(boxes), box, self.shape, self.shape)
+            self.rms_map = MeshMap(median_filtered(rms_boxes), box, self.shape, self.shape)
+        else:
             final = (
                 plain
                 if plain is not None
                 else estimate_background(self.data, filter_name=filter_name, mask=invalid)
             )
-        self.background_map = MeshMap.of(final, self.data.shape)
-        self.rms_map = MeshMap.of(final, self.data.shape, rms=True)
-        # dilate_disc returns a new array: frozen without a copy.
+            self.background_map = MeshMap.of(final, self.data.shape)
+            self.rms_map = MeshMap.of(final, self.data.shape, rms=True)
+        # grow_source_mask returns a new array: frozen without a copy.
         self.source_mask = None if source_mask is None else _frozen(source_mask)
         self._segmentations: dict[tuple[float, int], SegmentationImage | None] = {}
         self._catalogs: dict[tuple[float, int], SourceCatalog | None] = {}
@@ -550,7 +544,7 @@ class ImageAnalysis:
         )
         if segm is None:
             return None
-        mask = dilate_disc(segm.data != 0, dilate_radius)
+        mask = grow_source_mask(segm, dilate_radius)
         return mask if first.binned_residual is None else _upsample(mask, self.data.shape)
 
     @property

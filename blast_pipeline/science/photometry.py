@@ -10,11 +10,14 @@ Differences from Blast, on purpose:
 * the correlated-noise table is passed in, for every survey (Blast reads WISE's
   ``<filter>_corrmodel.txt`` and corrects no other survey); the tasks measure it on each image
   (`science.correlated_noise`). With a table, the 2MASS error is the Poisson term of Blast's
-  2MASS model plus the measured background term (the table replaces its fixed ``4 * 1.7**2``).
+  2MASS model plus the measured background term (the table replaces its fixed ``4 * 1.7**2``);
+* the error of the subtracted background level (`science.background_level`), which Blast
+  leaves out, is in every error: for the large apertures of bright hosts it is the largest term.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -187,9 +190,11 @@ def measure_aperture_photometry(
     region) or when the flux or its error is NaN. Blast also subtracts a WISE local background in
     the annulus (a, 2a); that is done here only when the background could not be source-masked:
     on top of the masked background the annulus sits on the galaxy itself and removed 34-86 % of
-    the flux of 2 kpc local apertures (benchmarks/README.md, photometry accuracy). Errors come from ``calc_total_error`` with Blast's effective gain; 2MASS
-    uses its own noise model; ``correlated_noise`` scales the error; in count-rate images
-    no error is below one count's (it matters for photon-starved GALEX).
+    the flux of 2 kpc local apertures (benchmarks/README.md, photometry accuracy). Errors come
+    from ``calc_total_error`` with Blast's effective gain; 2MASS uses its own noise model;
+    ``correlated_noise`` scales the error; the background level's error times the aperture
+    area is added in quadrature; in count-rate images no error is below one count's (it
+    matters for photon-starved GALEX).
 
     ``analysis`` is the image's shared `ImageAnalysis`; it is computed here when not given.
     """
@@ -249,6 +254,9 @@ def measure_aperture_photometry(
         counts_error = float(np.sqrt(poisson + background))
     else:
         counts_error = factor * float(np.sqrt(weights.get_values(error**2).sum()))
+    # The background level's own error, the same in every pixel (`science.background_level`).
+    level_error = analysis.background_level_error * float(weights.data.sum())
+    counts_error = math.hypot(counts_error, level_error)
     if spec.image_pixel_units == "counts/sec":
         # Count-rate images (DES, SDSS, WISE, GALEX) carry Blast's Poisson model with gain =
         # EXPTIME. Where a photon-starved background (GALEX FUV) clips to an RMS of ~0, only the

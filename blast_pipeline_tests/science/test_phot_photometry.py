@@ -86,8 +86,12 @@ def test_2mass_error_model():
     analysis = ImageAnalysis(image.data, wcs=image.wcs, filter_name="2MASS_H")
     aperture = EllipticalAperture((63.5, 63.5), 8.0, 5.0, theta=0.3)
     result = _measure(image, aperture, analysis, spec=spec, header=header)
+    level = analysis.background_level_error * np.pi * 8 * 5  # the background level's error
+    assert level > 0
     expected = np.sqrt(
-        result.counts / 60 + 4 * np.pi * 8 * 5 * 1.7**2 * np.median(analysis.background_rms) ** 2
+        result.counts / 60
+        + 4 * np.pi * 8 * 5 * 1.7**2 * np.median(analysis.background_rms) ** 2
+        + level**2
     )
     assert result.counts_error == pytest.approx(expected, rel=1e-9)
     assert result.flux == pytest.approx(result.counts * microjansky_per_count(spec, 20.0))
@@ -99,13 +103,20 @@ def test_wise_local_background_and_correlated_noise():
     model = star_model((128, 128), 63.5, 63.5, 3000.0, 3.0)
     image = make_image(model, pixel_arcsec=1.375, noise=0.5, seed=5)
     aperture = CircularAperture((63.5, 63.5), 8.0)
-    plain = _measure(image, aperture, spec=spec, header=header)
+    analysis = ImageAnalysis(image.data, wcs=image.wcs, filter_name="WISE_W1")
+    plain = _measure(image, aperture, analysis, spec=spec, header=header)
     truth = image.truth_in(aperture)
     assert plain.counts == pytest.approx(truth, rel=0.02)
     table = CorrelatedNoiseModel.from_arrays([2.0, 4.0, 16.0], [1.0, 4.0, 9.0])
-    corrected = _measure(image, aperture, spec=spec, header=header, correlated_noise=table)
-    # r = 8 px -> variance factor interpolated on sqrt: sqrt(4)=2 at 4 px, 3 at 16 px -> 2.333
-    assert corrected.counts_error == pytest.approx(plain.counts_error * (2 + 4 / 12), rel=1e-9)
+    corrected = _measure(
+        image, aperture, analysis, spec=spec, header=header, correlated_noise=table
+    )
+    # r = 8 px -> variance factor interpolated on sqrt: sqrt(4)=2 at 4 px, 3 at 16 px -> 2.333;
+    # it scales the pixel term, not the background level's (added in quadrature)
+    level = analysis.background_level_error * np.pi * 8**2
+    pixel_plain = np.sqrt(plain.counts_error**2 - level**2)
+    expected = np.hypot(pixel_plain * (2 + 4 / 12), level)
+    assert corrected.counts_error == pytest.approx(expected, rel=1e-9)
     assert corrected.counts == plain.counts
     with pytest.raises(ValueError, match="increasing"):
         CorrelatedNoiseModel.from_arrays([2.0, 1.0], [1.0, 2.0])

@@ -23,8 +23,8 @@ does the estimate once, with Blast's box size and estimators, but with the sourc
    change the pixel distribution that Blast's mode estimator sees, SDSS u fluxes 5 % low.) If
    it cannot be computed (too much of the image is masked) or nothing was detected, Blast's
    plain (unmasked) estimate is used and `ImageAnalysis.source_masked` says so. The scatter
-   of the masked pass's boxes gives `ImageAnalysis.background_level_error`
-   (`science.background_level`); Blast's plain estimate has none (0).
+   of the final pass's boxes gives the background level's error
+   (`ImageAnalysis.background_level_error_in`, `science.background_level`).
 
 Segmentations and `~photutils.segmentation.SourceCatalog` objects for a detection threshold are
 computed on demand and cached, so the aperture and validation steps share them.
@@ -51,7 +51,12 @@ from photutils.segmentation import (
 from photutils.utils.exceptions import NoDetectionsWarning
 from scipy.ndimage import correlate1d
 
-from blast_pipeline.science.background_level import background_level_error, median_filtered
+from blast_pipeline.science.background_level import (
+    MAD_TO_STD,
+    MEDIAN_ERROR_FACTOR,
+    background_level_errors,
+    median_filtered,
+)
 from blast_pipeline.science.mesh_map import MeshMap, background_image, zoom_mesh
 from blast_pipeline.science.source_mask import grow_source_mask
 
@@ -93,16 +98,20 @@ def estimate_background(
     filter_name: str | None = None,
     mask: np.ndarray | None = None,
     box: int | None = None,
+    filter_size: tuple[int, int] = (3, 3),
 ) -> Background2D:
     """Blast's ``estimate_background``, optionally with a source mask; ``box`` replaces
-    Blast's box size (for a binned image).
+    Blast's box size (for a binned image); ``filter_size`` is photutils' mesh median filter
+    (``(1, 1)``: the unfiltered boxes, see `masked_background`).
 
     Raises `BackgroundEstimationError` if ``Background2D`` fails even with
     ``exclude_percentile=50``.
     """
     box = background_box_size(data.shape) if box is None else box
     try:
-        return Background2D(data, box, mask=mask, bkg_estimator=_estimator(filter_name))
+        return Background2D(
+            data, box, mask=mask, filter_size=filter_size, bkg_estimator=_estimator(filter_name)
+        )
     except ValueError:
         try:
             return Background2D(
@@ -110,6 +119,7 @@ def estimate_background(
                 box,
                 mask=mask,
                 exclude_percentile=50,
+                filter_size=filter_size,
                 bkg_estimator=_estimator(filter_name),
             )
         except ValueError as err:
@@ -322,7 +332,7 @@ def _mad_std(values: np.ndarray) -> float:
     median = np.median(sample, overwrite_input=True)
     np.subtract(sample, median, out=sample)
     np.abs(sample, out=sample)
-    return float(np.median(sample, overwrite_input=True) * 1.482602218505602)
+    return float(np.median(sample, overwrite_input=True) * MAD_TO_STD)
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:
@@ -343,6 +353,25 @@ def detect_sources_quietly(*args, **kwargs) -> SegmentationImage | None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NoDetectionsWarning)
         return detect_sources(*args, **kwargs)
+
+
+def _final_maps(bkg: Background2D, shape: tuple[int, int]) -> tuple[MeshMap, MeshMap, MeshMap]:
+    """Background, RMS and background-level-error maps of an unfiltered ``Background2D``
+    (``filter_size=(1, 1)``): the level errors are measured on the raw boxes
+    (`background_level_errors`, each box's floor the error of a median of its pixels), then
+    photutils' own 3 x 3 median filter is applied, as ``Background2D`` would have."""
+    box = (int(bkg.box_size[0]), int(bkg.box_size[1]))
+    boxes = np.asarray(bkg.background_mesh, dtype=float)
+    rms = np.asarray(bkg.background_rms_mesh, dtype=float)
+    n_pixels = np.maximum(np.asarray(bkg.n_pixels_mesh, dtype=float), 1.0)
+    errors = background_level_errors(
+        boxes, _kept(bkg), MEDIAN_ERROR_FACTOR * rms / np.sqrt(n_pixels)
+    )
+    return (
+        MeshMap(median_filtered(boxes), box, shape, shape),
+        MeshMap(median_filtered(rms), box, shape, shape),
+        MeshMap(errors, box, shape, shape),
+    )
 
 
 class ImageAnalysis:
@@ -403,44 +432,38 @@ class ImageAnalysis:
             if filter_name is None or "GALEX" not in filter_name:
                 first = _binned_background(self.data, filter_name, invalid is None)
             if first is None:
-                plain = estimate_background(self.data, filter_name=filter_name, mask=invalid)
-                first = _FirstPass(
-                    background_image(plain, self.data.shape),
-                    background_image(plain, self.data.shape, rms=True),
+                plain = _final_maps(
+                    estimate_background(
+                        self.data, filter_name=filter_name, mask=invalid, filter_size=(1, 1)
+                    ),
+                    self.shape,
                 )
+                first = _FirstPass(plain[0].image(), plain[1].image())
             source_mask = self._make_source_mask(
                 first, mask_threshold_sigma, mask_n_pixels, mask_dilate_radius
             )
             if source_mask is not None:
                 try:
-                    final = masked_background(
-                        self.data,
-                        background_box_size(self.data.shape),
-                        source_mask | ~finite,
-                        filter_name,
-                        filter_size=(1, 1),
+                    final = _final_maps(
+                        masked_background(
+                            self.data,
+                            background_box_size(self.data.shape),
+                            source_mask | ~finite,
+                            filter_name,
+                            filter_size=(1, 1),
+                        ),
+                        self.shape,
                     )
                 except BackgroundEstimationError:
                     source_mask = None
-        self.background_level_error = 0.0
-        if final is not None:
-            # Unfiltered boxes: their scatter is the background level's error; then
-            # photutils' own 3 x 3 median filter, as Background2D would have applied it.
-            boxes = np.asarray(final.background_mesh, dtype=float)
-            level_error = background_level_error(boxes, _kept(final))
-            self.background_level_error = 0.0 if level_error is None else level_error
-            box = (int(final.box_size[0]), int(final.box_size[1]))
-            rms_boxes = np.asarray(final.background_rms_mesh, dtype=float)
-            self.background_map = MeshMap(median_filtered(boxes), box, self.shape, self.shape)
-            self.rms_map = MeshMap(median_filtered(rms_boxes), box, self.shape, self.shape)
-        else:
-            final = (
-                plain
-                if plain is not None
-                else estimate_background(self.data, filter_name=filter_name, mask=invalid)
+        if final is None:
+            final = plain or _final_maps(
+                estimate_background(
+                    self.data, filter_name=filter_name, mask=invalid, filter_size=(1, 1)
+                ),
+                self.shape,
             )
-            self.background_map = MeshMap.of(final, self.data.shape)
-            self.rms_map = MeshMap.of(final, self.data.shape, rms=True)
+        self.background_map, self.rms_map, self.level_error_map = final
         # grow_source_mask returns a new array: frozen without a copy.
         self.source_mask = None if source_mask is None else _frozen(source_mask)
         self._segmentations: dict[tuple[float, int], SegmentationImage | None] = {}
@@ -498,6 +521,11 @@ class ImageAnalysis:
         whole = self._whole("background_rms")
         return whole[region] if whole is not None else self.rms_map.region(region)
 
+    def background_level_error_in(self, region: tuple[slice, slice]) -> np.ndarray:
+        """The background level's standard error on ``region`` (image units; shared by the
+        pixels of an aperture, `science.background_level`)."""
+        return self.level_error_map.region(region)
+
     def subtracted_in(self, region: tuple[slice, slice]) -> np.ndarray:
         """``subtracted[region]``, without making the whole image if it is not made yet."""
         whole = self._whole("subtracted")
@@ -520,10 +548,12 @@ class ImageAnalysis:
             invalid = ~np.isfinite(residual)
             n_pixels = max(1, math.ceil(n_pixels / BIN_FACTOR**2))
             dilate_radius = math.ceil(dilate_radius / BIN_FACTOR)
+            box = background_box_size(self.data.shape) // BIN_FACTOR
         else:
             residual = self.data - first.background
             rms = first.rms
             invalid = self.invalid_mask
+            box = background_box_size(self.data.shape)
         all_finite = not invalid.any()
         smoothed = smooth_for_detection(residual, all_finite=all_finite)
         # Smoothing lowers the noise by a factor measured robustly on the image itself (for white
@@ -544,7 +574,7 @@ class ImageAnalysis:
         )
         if segm is None:
             return None
-        mask = grow_source_mask(segm, dilate_radius)
+        mask = grow_source_mask(segm, dilate_radius, box)
         return mask if first.binned_residual is None else _upsample(mask, self.data.shape)
 
     @property

@@ -48,15 +48,16 @@ def dilate_disc(mask: np.ndarray, radius: int) -> np.ndarray:
 SOURCE_MASK_GROWTH = 1.0
 
 
-def grow_source_mask(segm: SegmentationImage, radius: int) -> np.ndarray:
+def grow_source_mask(segm: SegmentationImage, radius: int, max_radius: int) -> np.ndarray:
     """The source mask of a segmentation: every segment dilated by ``radius`` pixels
     (`dilate_disc`), and each segment whose `SOURCE_MASK_GROWTH` times equivalent radius is
-    larger, by that instead (dilated in its own bounding box grown by the radius: the same
-    pixels as a whole-image dilation)."""
+    larger, by that instead, at most by ``max_radius`` (the background's box size: a wider
+    mask only takes boxes away from a crowded field's background). Each is dilated in its own
+    bounding box grown by the radius: the same pixels as a whole-image dilation."""
     mask = dilate_disc(segm.data != 0, radius)
     ny, nx = mask.shape
     for label, area, (rows, cols) in zip(segm.labels, segm.areas, segm.slices, strict=True):
-        grown = math.ceil(SOURCE_MASK_GROWTH * math.sqrt(float(area) / math.pi))
+        grown = min(math.ceil(SOURCE_MASK_GROWTH * math.sqrt(float(area) / math.pi)), max_radius)
         if grown <= radius:
             continue
         y0, y1 = max(rows.start - grown, 0), min(rows.stop + grown, ny)

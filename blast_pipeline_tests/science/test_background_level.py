@@ -12,11 +12,11 @@ from phot_synthetic import make_image, sersic_model
 from photutils.aperture import EllipticalAperture
 from photutils.background import Background2D, SExtractorBackground
 from photutils.segmentation import SegmentationImage
+from photutils.utils import ShepardIDWInterpolator
 
 from blast_pipeline.science.background import ImageAnalysis
 from blast_pipeline.science.background_level import (
-    MEDIAN_3X3_BOXES,
-    background_level_error,
+    background_level_errors,
     median_filtered,
 )
 from blast_pipeline.science.filters import get_filter
@@ -42,39 +42,71 @@ def test_median_filter_is_photutils_mesh_filter():
     )
 
 
-def test_level_error_of_independent_boxes():
-    """Boxes with independent errors sigma and none interpolated: the level is a 3 x 3 median,
-    sigma / sqrt(2 * 9 / pi)."""
+def _photutils_level(boxes: np.ndarray, measured: np.ndarray) -> np.ndarray:
+    """The filtered mesh photutils makes of raw boxes: inverse-distance filling of the
+    boxes left out (10 neighbours, power 1), then the 3 x 3 median."""
+    filled = boxes.copy()
+    good = np.argwhere(measured)
+    holes = np.argwhere(~measured)
+    if len(holes):
+        interpolate = ShepardIDWInterpolator(good.astype(float), boxes[measured])
+        filled[~measured] = interpolate(holes.astype(float), n_neighbors=10, power=1.0)
+    return median_filtered(filled)
+
+
+def test_level_errors_match_photutils_filled_and_filtered_meshes():
+    """Boxes with independent errors (sigma 0.2) and a masked 4 x 4 hole: the predicted error of
+    each box's level agrees with the scatter of photutils' own filled, filtered mesh over
+    realisations, on measured boxes (a 3 x 3 median) and in the hole (interpolated)."""
     rng = np.random.default_rng(0)
-    boxes = rng.normal(10.0, 0.2, (40, 40))
-    measured = np.ones(boxes.shape, dtype=bool)
-    got = background_level_error(boxes, measured)
-    assert got == pytest.approx(0.2 / math.sqrt(MEDIAN_3X3_BOXES), rel=0.1)
-    # an interpolated hole averages more boxes (inverse-distance weights of 10 neighbours)
-    measured[15:25, 15:25] = False
-    holed = background_level_error(boxes, measured)
-    assert 0.2 / math.sqrt(10) < holed < got
+    measured = np.ones((16, 16), dtype=bool)
+    measured[6:10, 6:10] = False
+    floor = np.full(measured.shape, 1e-6)
+    levels, predicted = [], []
+    for _ in range(300):
+        boxes = rng.normal(10.0, 0.2, measured.shape)
+        levels.append(_photutils_level(boxes, measured))
+        predicted.append(background_level_errors(boxes, measured, floor))
+    truth, predicted = np.std(levels, axis=0), np.mean(predicted, axis=0)
+    ratio = predicted / truth
+    for where in ((slice(7, 9), slice(7, 9)), (slice(1, 4), slice(11, 14))):  # hole, far
+        assert 0.85 < float(np.mean(ratio[where])) < 1.15, where
+    # the measured boxes around the hole, whose medians take in interpolated values, are
+    # the most conservative
+    assert ratio.min() > 0.8 and ratio.max() < 1.5
 
 
-def test_level_error_needs_measured_boxes():
-    boxes = np.ones((4, 4))
-    measured = np.zeros((4, 4), dtype=bool)
-    measured[0, :4] = True
-    assert background_level_error(boxes, measured) is None
+def test_level_errors_never_fall_below_the_noise_floor():
+    boxes = np.full((6, 6), 3.0)  # no scatter at all
+    measured = np.ones((6, 6), dtype=bool)
+    floor = np.full((6, 6), 0.05)
+    errors = background_level_errors(boxes, measured, floor)
+    # a median of 3 x 3 measured boxes: 2 * 9 / pi effective boxes (fewer at the edges)
+    assert np.allclose(errors[1:-1, 1:-1], 0.05 / math.sqrt(2 * 9 / math.pi))
+    assert np.all(errors[0] > errors[1, 1])
+    measured[:, 1:] = False  # too few measured boxes for a scatter: the floor stands for it
+    errors = background_level_errors(boxes, measured, floor)
+    assert np.all(errors > 0) and np.all(np.isfinite(errors))
     with pytest.raises(ValueError, match="one 2-D shape"):
-        background_level_error(boxes, measured[:3])
+        background_level_errors(boxes, measured[:3], floor)
+    with pytest.raises(ValueError, match="no measured box"):
+        background_level_errors(boxes, np.zeros((6, 6), dtype=bool), floor)
 
 
 def test_large_segments_are_masked_by_their_own_size():
     segm_data = np.zeros((200, 200), dtype=int)
     segm_data[80:120, 70:130] = 1  # area 2400 px: equivalent radius 27.6 px
-    segm_data[20:22, 20:22] = 2  # area 4 px: the fixed dilation
+    segm_data[0:2, 20:22] = 2  # area 4 px, on the edge: the fixed dilation
     segm = SegmentationImage(segm_data)
-    got = grow_source_mask(segm, 7)
+    got = grow_source_mask(segm, 7, max_radius=40)
     grown = math.ceil(SOURCE_MASK_GROWTH * math.sqrt(2400 / math.pi))
     expected = dilate_disc(segm_data == 1, grown) | dilate_disc(segm_data == 2, 7)
     np.testing.assert_array_equal(got, expected)
     assert grown > 7
+    # the growth stops at the background's box size
+    capped = grow_source_mask(segm, 7, max_radius=12)
+    expected = dilate_disc(segm_data == 1, 12) | dilate_disc(segm_data == 2, 7)
+    np.testing.assert_array_equal(capped, expected)
 
 
 def _bright_host(seed: int):
@@ -85,7 +117,7 @@ def _bright_host(seed: int):
 
 def test_bright_host_errors_include_the_background_level():
     """Over noise realisations of one bright host, the flux in a large aperture (S/N ~ 50)
-    scatters as its error says, and its background level about as `background_level_error`
+    scatters as its error says, and its background level about as `background_level_errors`
     says (0.67x here: the aperture spans several boxes, whose interpolated levels partly
     average out). Before, the mask left the host's wings in the neighbouring boxes and the
     error had no level term: mean pull -1.1 (-1.8 at S/N 300)."""
@@ -102,7 +134,7 @@ def test_bright_host_errors_include_the_background_level():
         pulls.append((result.counts - image.truth_in(aperture)) / result.counts_error)
         under = aperture.to_mask(method="center").to_image(image.data.shape) > 0
         levels.append(float(np.mean(analysis.background[under])) - image.sky)
-        predicted.append(analysis.background_level_error)
+        predicted.append(float(np.mean(analysis.level_error_map.image()[under])))
     pulls = np.array(pulls)
     assert abs(pulls.mean()) < 0.6
     assert 0.6 < pulls.std() < 1.4

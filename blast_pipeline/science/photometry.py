@@ -11,6 +11,8 @@ Differences from Blast, on purpose:
   ``<filter>_corrmodel.txt`` and corrects no other survey); the tasks measure it on each image
   (`science.correlated_noise`). With a table, the 2MASS error is the Poisson term of Blast's
   2MASS model plus the measured background term (the table replaces its fixed ``4 * 1.7**2``);
+* SDSS's Poisson term uses the camera's electrons per nanomaggy, not Blast's ``EXPTIME``
+  (`science.gain`);
 * the error of the subtracted background level (`science.background_level`), which Blast
   leaves out, is in every error: for the large apertures of bright hosts it is the largest term.
 """
@@ -37,9 +39,9 @@ from photutils.utils import calc_total_error
 
 from blast_pipeline.science.background import BackgroundEstimationError, ImageAnalysis
 from blast_pipeline.science.filters import FilterSpec
+from blast_pipeline.science.gain import effective_gain
 from blast_pipeline.science.pixel_apertures import to_pixel
 from blast_pipeline.science.units import (
-    MissingHeaderKeyword,
     image_zero_point,
     microjansky_per_count,
 )
@@ -49,7 +51,6 @@ __all__ = [
     "NoiseModel",
     "PhotometryResult",
     "aperture_inside_image",
-    "effective_gain",
     "measure_aperture_photometry",
 ]
 
@@ -136,23 +137,6 @@ def aperture_inside_image(aperture: PixelAperture, shape: tuple[int, int]) -> bo
     return not (bbox.ixmin < 0 or bbox.iymin < 0 or bbox.ixmax > nx or bbox.iymax > ny)
 
 
-def effective_gain(spec: FilterSpec, header: fits.Header) -> float:
-    """Blast's effective gain for ``calc_total_error``: EXPTIME for counts/s images, else 1."""
-    if spec.image_pixel_units != "counts/sec":
-        return 1.0
-    if "EXPTIME" not in header:
-        raise MissingHeaderKeyword(f"{spec.name} image in counts/sec has no EXPTIME keyword")
-    try:
-        exptime = float(header["EXPTIME"])
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"{spec.name} image has a non-numeric EXPTIME {header['EXPTIME']!r}"
-        ) from None
-    if not (np.isfinite(exptime) and exptime > 0):
-        raise ValueError(f"{spec.name} image has a non-positive EXPTIME ({exptime})")
-    return exptime
-
-
 def _pixel_aperture(aperture: Aperture, wcs: WCS) -> PixelAperture:
     if isinstance(aperture, SkyAperture):
         aperture = to_pixel(aperture, wcs)
@@ -191,7 +175,8 @@ def measure_aperture_photometry(
     the annulus (a, 2a); that is done here only when the background could not be source-masked:
     on top of the masked background the annulus sits on the galaxy itself and removed 34-86 % of
     the flux of 2 kpc local apertures (benchmarks/README.md, photometry accuracy). Errors come
-    from ``calc_total_error`` with Blast's effective gain; 2MASS uses its own noise model;
+    from ``calc_total_error`` with the effective gain of `science.gain` (Blast's, except for
+    SDSS); 2MASS uses its own noise model;
     ``correlated_noise`` scales the error; the background level's error times the aperture
     area is added in quadrature; in count-rate images no error is below one count's (it
     matters for photon-starved GALEX).
@@ -254,15 +239,15 @@ def measure_aperture_photometry(
         counts_error = float(np.sqrt(poisson + background))
     else:
         counts_error = factor * float(np.sqrt(weights.get_values(error**2).sum()))
-    # The background level's own error, the same in every pixel (`science.background_level`).
-    level_error = analysis.background_level_error * float(weights.data.sum())
+    # The background level's own error, shared by the aperture's pixels (`science.background_level`).
+    level_error = float(weights.get_values(analysis.background_level_error_in(box)).sum())
     counts_error = math.hypot(counts_error, level_error)
     if spec.image_pixel_units == "counts/sec":
-        # Count-rate images (DES, SDSS, WISE, GALEX) carry Blast's Poisson model with gain =
-        # EXPTIME. Where a photon-starved background (GALEX FUV) clips to an RMS of ~0, only the
-        # source's own Poisson term is left, ~0 for a sub-pixel aperture with a fraction of a
-        # count in it (pulls of -260 were measured): no aperture is known better than one
-        # count's Poisson error, 1 / EXPTIME in counts/s (far below the noise elsewhere).
+        # Count-rate images (DES, SDSS, WISE, GALEX): gain in electrons per image unit
+        # (`science.gain`). Where a photon-starved background (GALEX FUV) clips to an RMS of
+        # ~0, only the source's own Poisson term is left, ~0 for a sub-pixel aperture with a
+        # fraction of a count in it (pulls of -260 were measured): no aperture is known better
+        # than one count's Poisson error, 1 / gain (far below the noise elsewhere).
         counts_error = max(counts_error, 1.0 / gain)
     if not (np.isfinite(counts) and np.isfinite(counts_error)):
         return None

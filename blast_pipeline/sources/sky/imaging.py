@@ -6,7 +6,8 @@ stacks ~23.2 in r, SDSS ~22.2, Legacy Survey DR10 ~23.6, 2MASS ~17.4, AllWISE W1
 2MASS and WISE sky pedestals in counts/DN, GALEX AIS-like count-rate maps with Poisson noise.
 Noise per pixel: Gaussian sky noise giving the stated depth for a Gaussian PSF
 (``sigma = F_5sigma / (5 sqrt(4 pi) sigma_psf)``) plus source shot noise through the gain
-(electrons per image unit); GALEX is pure Poisson in counts over ``EXPTIME``.
+(electrons per image unit: SDSS's camera gain over NMGY, a WISE coadd's frame gain times its
+number of frames); GALEX is pure Poisson in counts over ``EXPTIME``.
 Resampled products (WISE and 2MASS Atlas images, SDSS and Legacy Survey mosaics, PanSTARRS
 stacks) have correlated pixel noise: the noise field is smoothed with a Gaussian of
 ``noise_correlation_px`` pixels (sigma) and rescaled to the same per-pixel sigma, so large
@@ -19,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from blast_pipeline.science.filters import FilterSpec
+from blast_pipeline.science.gain import sdss_gain_electrons_per_dn, wise_coadd_gain
 
 
 @dataclass(frozen=True)
@@ -37,14 +39,19 @@ class ImagingSetup:
 _NOISE_CORRELATION_PX = {"WISE": 1.8, "2MASS": 0.95, "SDSS": 0.5, "DES": 0.5, "PanSTARRS": 0.5}
 
 
+#: SDSS frames' NMGY [nanomaggies per count] written to every simulated SDSS header (the real
+#: r-band value of the 2010H frame).
+SDSS_NMGY = 0.00482507
+
+
 _SETUPS: dict[str, ImagingSetup] = {
     "2MASS_J": ImagingSetup(17.6, 7.8, 113.54, 10.0, 20.8058),
     "2MASS_H": ImagingSetup(17.4, 7.8, 454.81, 10.0, 20.4185),
     "2MASS_K": ImagingSetup(17.1, 7.8, 662.81, 10.0, 19.9023),
-    "WISE_W1": ImagingSetup(19.9, 212.1581, 3.42, 3.2, 20.5),
-    "WISE_W2": ImagingSetup(19.3, 212.1581, 12.1, 3.2, 19.5),
-    "WISE_W3": ImagingSetup(16.8, 200.37, 880.0, 6.8, 18.0),
-    "WISE_W4": ImagingSetup(14.6, 180.12, 260.0, 6.8, 13.0),
+    "WISE_W1": ImagingSetup(19.9, 212.1581, 3.42, wise_coadd_gain("W1", 212.1581), 20.5),
+    "WISE_W2": ImagingSetup(19.3, 212.1581, 12.1, wise_coadd_gain("W2", 212.1581), 19.5),
+    "WISE_W3": ImagingSetup(16.8, 200.37, 880.0, wise_coadd_gain("W3", 200.37), 18.0),
+    "WISE_W4": ImagingSetup(14.6, 180.12, 260.0, wise_coadd_gain("W4", 180.12), 13.0),
     "GALEX_NUV": ImagingSetup(21.0, 181.05, 4.0e-3, 1.0),
     "GALEX_FUV": ImagingSetup(20.5, 181.05, 4.0e-4, 1.0),
     "PanSTARRS_g": ImagingSetup(23.3, 1110.0, 0.0, 1.0),
@@ -52,11 +59,11 @@ _SETUPS: dict[str, ImagingSetup] = {
     "PanSTARRS_i": ImagingSetup(23.1, 1440.0, 0.0, 1.0),
     "PanSTARRS_z": ImagingSetup(22.3, 960.0, 0.0, 1.0),
     "PanSTARRS_y": ImagingSetup(21.4, 720.0, 0.0, 1.0),
-    "SDSS_u": ImagingSetup(22.0, 53.907456, 0.0, 980.0),
-    "SDSS_g": ImagingSetup(22.2, 53.907456, 0.0, 980.0),
-    "SDSS_r": ImagingSetup(22.2, 53.907456, 0.0, 980.0),
-    "SDSS_i": ImagingSetup(21.3, 53.907456, 0.0, 980.0),
-    "SDSS_z": ImagingSetup(20.5, 53.907456, 0.0, 980.0),
+    "SDSS_u": ImagingSetup(22.0, 53.907456, 0.0, sdss_gain_electrons_per_dn("u") / SDSS_NMGY),
+    "SDSS_g": ImagingSetup(22.2, 53.907456, 0.0, sdss_gain_electrons_per_dn("g") / SDSS_NMGY),
+    "SDSS_r": ImagingSetup(22.2, 53.907456, 0.0, sdss_gain_electrons_per_dn("r") / SDSS_NMGY),
+    "SDSS_i": ImagingSetup(21.3, 53.907456, 0.0, sdss_gain_electrons_per_dn("i") / SDSS_NMGY),
+    "SDSS_z": ImagingSetup(20.5, 53.907456, 0.0, sdss_gain_electrons_per_dn("z") / SDSS_NMGY),
     "DES_g": ImagingSetup(24.0, 270.0, 0.0, 400.0),
     "DES_r": ImagingSetup(23.6, 180.0, 0.0, 400.0),
     "DES_i": ImagingSetup(23.2, 160.0, 0.0, 400.0),
@@ -119,7 +126,7 @@ def survey_header_cards(spec: FilterSpec) -> list[tuple[str, object, str]]:
             ("FILTER", band, "filter used"),
             ("BUNIT", "nanomaggy", "1 nanomaggy = 3.631e-6 Jy"),
             ("EXPTIME", setup.exptime_s, "[s] exposure time"),
-            ("NMGY", 0.00482507, "calibration factor [nMgy per count]"),
+            ("NMGY", SDSS_NMGY, "calibration factor [nMgy per count]"),
         ]
     if survey == "DES":
         return [

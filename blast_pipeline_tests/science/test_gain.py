@@ -1,0 +1,49 @@
+"""Effective gains for the Poisson term (`science.gain`): Blast's rule except for SDSS and WISE."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from phot_synthetic import EXAMPLE_2010H
+
+from blast_pipeline.science.filters import get_filter
+from blast_pipeline.science.gain import effective_gain, sdss_gain_electrons_per_dn
+from blast_pipeline.science.units import MissingHeaderKeyword
+
+
+def test_sdss_electrons_per_nanomaggy_come_from_the_camera_gain_and_nmgy():
+    spec = get_filter("SDSS_r")
+    header = fits.Header({"EXPTIME": 53.907456, "NMGY": 0.005, "CAMCOL": 6})
+    assert effective_gain(spec, header) == pytest.approx(4.895 / 0.005)
+    del header["CAMCOL"]  # the band's median gain over the six camcols
+    assert effective_gain(spec, header) == pytest.approx(
+        np.median([4.71, 4.6, 4.72, 4.76, 4.725, 4.895]) / 0.005
+    )
+    header["CAMCOL"] = 9  # not a camcol: the median too
+    assert effective_gain(spec, header) == pytest.approx(sdss_gain_electrons_per_dn("r") / 0.005)
+    del header["NMGY"]  # no calibration keyword: Blast's EXPTIME
+    assert effective_gain(spec, header) == pytest.approx(53.907456)
+
+
+def test_real_sdss_frame_header():
+    header = fits.getheader(EXAMPLE_2010H / "SDSS" / "SDSS_u.fits")
+    gain = effective_gain(get_filter("SDSS_u"), header)
+    assert gain == pytest.approx(1.62 / float(header["NMGY"]))  # camcol 1
+    assert gain > 3.5 * float(header["EXPTIME"])  # Blast's rule: 4x the u-band variance
+
+
+def test_wise_coadds_count_their_frames():
+    header = fits.getheader(EXAMPLE_2010H / "WISE" / "WISE_W1.fits")
+    assert effective_gain(get_filter("WISE_W1"), header) == pytest.approx(3.20 * 212.1581 / 7.7)
+    header = fits.Header({"EXPTIME": 88.0})
+    assert effective_gain(get_filter("WISE_W4"), header) == pytest.approx(24.5 * 10.0)
+
+
+def test_other_surveys_keep_blasts_rule():
+    assert effective_gain(get_filter("DES_r"), fits.Header({"EXPTIME": 90.0})) == 90.0
+    assert effective_gain(get_filter("PanSTARRS_r"), fits.Header({"EXPTIME": 900.0})) == 1.0
+    with pytest.raises(MissingHeaderKeyword, match="EXPTIME"):
+        effective_gain(get_filter("GALEX_NUV"), fits.Header())
+    with pytest.raises(ValueError, match="non-positive EXPTIME"):
+        effective_gain(get_filter("WISE_W1"), fits.Header({"EXPTIME": 0.0}))

@@ -1,15 +1,18 @@
 """The bagpipes forward model: theta + redshift -> photometry in Blast's 24 filters [µJy].
 
-Filter curves are astro-sedpy's shipped ones (``FilterSpec.sedpy_id``), written once per process
-as two-column text files (Å, transmission) that bagpipes reads.  Building the bagpipes model takes
+Filter curves are astro-sedpy's shipped ones (``FilterSpec.sedpy_id``), written once, to a
+cache folder every process shares, as two-column text files (Å, transmission) that bagpipes
+reads.  Building the bagpipes model takes
 ~0.3 s and ~0.3 GB, so :func:`get_sed_model` keeps one per process.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
-import multiprocessing.util
+import json
+import os
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -35,21 +38,46 @@ def import_bagpipes():
     return bagpipes
 
 
+def _cache_root() -> Path:
+    """The user's cache folder for the project (``$XDG_CACHE_HOME`` or ``~/.cache``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "blast-pipeline"
+
+
 @cache
 def _filter_dir() -> Path:
-    """A per-process directory with the 24 sedpy curves as text files bagpipes can read."""
+    """A folder with the 24 sedpy curves as text files bagpipes can read (Å, transmission).
+
+    Named by the files' content and shared by every process: written once, atomically (a
+    staging folder renamed into place; a process that loses the race removes its own), so a
+    killed process leaves nothing behind and a new sedpy version gets a new folder.
+    """
     from sedpy.observate import Filter
 
-    directory = Path(tempfile.mkdtemp(prefix="blast_sed_filters_"))
-    # removed at exit: multiprocessing's finalizers run in the main process (via atexit) and in
-    # its workers too, which leave through os._exit and never run atexit handlers
-    multiprocessing.util.Finalize(None, shutil.rmtree, (directory, True), exitpriority=0)
+    texts = {}
     for spec in FILTERS:
         curve = Filter(spec.sedpy_id)
-        np.savetxt(
-            directory / f"{spec.name}.txt", np.column_stack([curve.wavelength, curve.transmission])
-        )
-    return directory
+        buffer = io.StringIO()
+        np.savetxt(buffer, np.column_stack([curve.wavelength, curve.transmission]))
+        texts[f"{spec.name}.txt"] = buffer.getvalue()
+    digest = hashlib.sha256(json.dumps(texts, sort_keys=True).encode()).hexdigest()[:16]
+    root = _cache_root()
+    target = root / f"sed-filters-{digest}"
+    if target.is_dir():
+        return target
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".sed-filters-", dir=root))
+    try:
+        for name, text in texts.items():
+            (staging / name).write_text(text)
+        try:
+            staging.rename(target)
+        except OSError:
+            if not target.is_dir():  # not another process's folder: a real failure
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
 
 
 def filter_files(filters: Sequence[str] = FILTER_NAMES) -> list[str]:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 import sys
-import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,6 +31,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from blast_pipeline.science.filters import FILTERS
+from blast_pipeline.science.sed.forward import filter_files
 
 GRID_PATH = Path(__file__).with_name("data") / "sps_grid.npz"
 #: Highest redshift the grid serves (the sky's field galaxies reach 1.5).
@@ -71,19 +71,7 @@ def _bagpipes_components(redshift: float, metallicity: float, history: np.ndarra
     }
 
 
-def bagpipes_filter_files(folder: Path) -> list[str]:
-    """Write the 24 Blast filters (sedpy curves, FILTERS order) as bagpipes filter files."""
-    from sedpy.observate import load_filters
-
-    paths = []
-    for spec, curve in zip(FILTERS, load_filters([f.sedpy_id for f in FILTERS]), strict=True):
-        path = folder / f"{spec.sedpy_id}.txt"
-        np.savetxt(path, np.column_stack([curve.wavelength, curve.transmission]))
-        paths.append(str(path))
-    return paths
-
-
-def bagpipes_model(folder: Path, history: np.ndarray, redshift=0.1, metallicity=1.0, av=0.5):
+def bagpipes_model(history: np.ndarray, redshift=0.1, metallicity=1.0, av=0.5):
     """A bagpipes ``model_galaxy`` in the grid's configuration (photometry in microjansky)."""
     import bagpipes
     from bagpipes import config
@@ -91,7 +79,7 @@ def bagpipes_model(folder: Path, history: np.ndarray, redshift=0.1, metallicity=
     config.max_redshift = MAX_REDSHIFT  # sets the wavelength sampling; must precede the model
     return bagpipes.model_galaxy(
         _bagpipes_components(redshift, metallicity, history, av),
-        filt_list=bagpipes_filter_files(folder),
+        filt_list=filter_files(),
         phot_units="mujy",
     )
 
@@ -101,8 +89,7 @@ def build_grid(path: Path = GRID_PATH) -> Path:
     from bagpipes import config, utils
 
     history = np.array([[1e6, 1.0], [1e10, 1.0]])
-    with tempfile.TemporaryDirectory() as tmp:
-        model = bagpipes_model(Path(tmp), history)
+    model = bagpipes_model(history)
     wavelengths = model.wavelengths
     n_z, n_age = config.metallicities.size, config.age_sampling.size
     basis = np.zeros((n_z, n_age, wavelengths.size))

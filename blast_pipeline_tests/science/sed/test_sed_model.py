@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -156,17 +157,45 @@ def test_sampling_prints_no_torch_deprecation_notice(recwarn):
     assert not [w for w in recwarn if "triangular_solve" in str(w.message)]
 
 
-def test_parallel_simulation_leaves_no_temporary_filter_folders():
-    """Each spawned worker writes the filter curves to a temporary folder; it must remove it."""
+def test_parallel_simulation_shares_one_filter_folder(tmp_path, monkeypatch):
+    """Spawned workers read the filter curves from one shared cache folder and leave no
+    folder of their own (a killed worker used to leave a temporary one each time)."""
     import tempfile
-    from pathlib import Path
 
     from blast_pipeline.science.sed.simulate import simulate_training_set
 
-    def folders() -> set[Path]:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # the workers inherit it
+
+    def temporary() -> set[Path]:
         return set(Path(tempfile.gettempdir()).glob("blast_sed_filters_*"))
 
-    before = folders()
+    before = temporary()
     training_set = simulate_training_set(600, seed=5, n_workers=2)
     assert len(training_set) == 600
-    assert folders() - before == set()
+    assert temporary() - before == set()
+    cached = sorted(p.name for p in (tmp_path / "blast-pipeline").iterdir())
+    assert len(cached) == 1 and cached[0].startswith("sed-filters-")
+
+
+def test_filter_folder_is_written_once_and_survives_a_lost_race(tmp_path, monkeypatch):
+    import shutil
+
+    from blast_pipeline.science.sed import forward
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    first = forward._filter_dir.__wrapped__()
+    assert first.parent == tmp_path / "blast-pipeline"
+    assert sorted(p.name for p in first.iterdir()) == sorted(f"{n}.txt" for n in FILTER_NAMES)
+    assert forward._filter_dir.__wrapped__() == first  # found, not written again
+    shutil.rmtree(first)
+    # another process renames its copy into place while this one writes: its folder is kept
+    rename = Path.rename
+
+    def racing(self, target):
+        shutil.copytree(self, target)
+        return rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", racing)
+    assert forward._filter_dir.__wrapped__() == first
+    assert [p.name for p in first.parent.iterdir()] == [first.name]  # no staging left
+    assert len(list(first.iterdir())) == len(FILTER_NAMES)

@@ -504,6 +504,17 @@ class ImageAnalysis:
         return _frozen(self.rms_map.image())
 
     @cached_property
+    def unmasked_mean(self) -> float:
+        """Mean of the finite pixels outside the source mask (image units): the expected sky of
+        a photon-counting image, which the sigma-clipped box estimates put near 0 when most
+        pixels hold no photon."""
+        excluded = (
+            self.invalid_mask if self.source_mask is None else self.invalid_mask | self.source_mask
+        )
+        values = self.data[~excluded]
+        return float(values.mean()) if values.size else 0.0
+
+    @cached_property
     def subtracted(self) -> np.ndarray:
         """The background-subtracted image (read-only)."""
         return _frozen(self.data - self.background)  # a new array: frozen without a copy

@@ -177,9 +177,9 @@ def measure_aperture_photometry(
     the flux of 2 kpc local apertures (benchmarks/README.md, photometry accuracy). Errors come
     from ``calc_total_error`` with the effective gain of `science.gain` (Blast's, except for
     SDSS); 2MASS uses its own noise model;
-    ``correlated_noise`` scales the error; the background level's error times the aperture
-    area is added in quadrature; in count-rate images no error is below one count's (it
-    matters for photon-starved GALEX).
+    ``correlated_noise`` scales the error (not GALEX's: photon counting, Poisson in the
+    expected sky and source counts); the background level's error, summed under the
+    aperture, is added in quadrature.
 
     ``analysis`` is the image's shared `ImageAnalysis`; it is computed here when not given.
     """
@@ -219,7 +219,15 @@ def measure_aperture_photometry(
         x, y = aperture.positions
         r = float(aperture.r if isinstance(aperture, CircularAperture) else aperture.a)
         data = data - LocalBackground(r, 2.0 * r)(image - analysis.background, x, y)
-    error = calc_total_error(data, analysis.background_rms_in(box), gain)
+    if spec.survey == "GALEX":
+        # Photon counting: Poisson in the expected counts, the sky's (unclipped mean) plus the
+        # source's above it; sigma clipping drives a photon-starved map's RMS to ~0. Each
+        # photon lands in one pixel: no correlated noise.
+        sky = max(analysis.unmasked_mean, 0.0)
+        error = calc_total_error(image[box] - sky, np.full(data.shape, math.sqrt(sky / gain)), gain)
+        correlated_noise = None
+    else:
+        error = calc_total_error(data, analysis.background_rms_in(box), gain)
     counts = float(weights.get_values(data).sum())
     factor = (
         1.0
@@ -242,13 +250,6 @@ def measure_aperture_photometry(
     # The background level's own error, shared by the aperture's pixels (`science.background_level`).
     level_error = float(weights.get_values(analysis.background_level_error_in(box)).sum())
     counts_error = math.hypot(counts_error, level_error)
-    if spec.image_pixel_units == "counts/sec":
-        # Count-rate images (DES, SDSS, WISE, GALEX): gain in electrons per image unit
-        # (`science.gain`). Where a photon-starved background (GALEX FUV) clips to an RMS of
-        # ~0, only the source's own Poisson term is left, ~0 for a sub-pixel aperture with a
-        # fraction of a count in it (pulls of -260 were measured): no aperture is known better
-        # than one count's Poisson error, 1 / gain (far below the noise elsewhere).
-        counts_error = max(counts_error, 1.0 / gain)
     if not (np.isfinite(counts) and np.isfinite(counts_error)):
         return None
 

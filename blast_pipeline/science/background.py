@@ -255,6 +255,7 @@ def masked_background(
     filter_name: str | None,
     *,
     filter_size: tuple[int, int] = (3, 3),
+    photon_counting: bool = False,
 ) -> Background2D:
     """``Background2D`` of a source-masked image (``mask`` includes the invalid pixels), with
     Blast's estimator, keeping enough boxes for the background to stay local.
@@ -266,6 +267,10 @@ def masked_background(
     boxes wholly inside the image are measured; fields where Blast's rule keeps that many are
     unchanged. ``filter_size`` is photutils' mesh median filter (``(1, 1)``: the unfiltered
     box values, which `ImageAnalysis` filters itself after measuring their scatter).
+    ``photon_counting`` (GALEX maps with their exposure) drops the sigma clipping: on a map with
+    most pixels photon-free it clips every photon and puts the sky at 0 (a global FUV flux
+    then holds its aperture's sky, pulls of +1.2); with the sources masked, the plain box mean
+    and standard deviation are the sky and its Poisson noise.
 
     Raises `BackgroundEstimationError` if no box can be measured.
     """
@@ -280,7 +285,11 @@ def masked_background(
                 mask=mask,
                 exclude_percentile=percentile,
                 filter_size=filter_size,
-                bkg_estimator=_estimator(filter_name),
+                **(
+                    {"sigma_clip": None, "bkg_estimator": MeanBackground(sigma_clip=None)}
+                    if photon_counting
+                    else {"bkg_estimator": _estimator(filter_name)}
+                ),
             )
         except ValueError as err:
             if percentile >= MAX_EXCLUDE_PERCENTILE:
@@ -393,6 +402,10 @@ class ImageAnalysis:
         Gaussian, measured on the image so that correlated noise is handled), minimum segment
         size, and the radius in pixels of the circular footprint
         that dilates the segmentation into the source mask.
+    photon_exposure_s : float, optional
+        Exposure [s] of a photon-counting count-rate map (GALEX: ``EXPTIME``). Sigma clipping
+        drives a photon-starved map's RMS to ~0, so that every photon would be "detected";
+        the detection noise is then at least Poisson's, ``sqrt(mean rate / exposure)``.
 
     Raises `BackgroundEstimationError` if no background can be estimated.
     """
@@ -407,6 +420,7 @@ class ImageAnalysis:
         mask_threshold_sigma: float = 3.0,
         mask_n_pixels: int = 10,
         mask_dilate_radius: int = 7,
+        photon_exposure_s: float | None = None,
     ) -> None:
         data = np.asarray(data)
         if data.ndim != 2:
@@ -416,6 +430,7 @@ class ImageAnalysis:
         self.data = _readonly(data)
         self.wcs = wcs
         self.filter_name = filter_name
+        self.photon_exposure_s = photon_exposure_s
         finite = np.isfinite(self.data)
         if not finite.any():
             raise BackgroundEstimationError("image has no finite pixels")
@@ -442,6 +457,8 @@ class ImageAnalysis:
             source_mask = self._make_source_mask(
                 first, mask_threshold_sigma, mask_n_pixels, mask_dilate_radius
             )
+            if source_mask is None and photon_exposure_s is not None:
+                source_mask = np.zeros(self.shape, dtype=bool)  # nothing to mask: no clipping
             if source_mask is not None:
                 try:
                     final = _final_maps(
@@ -451,6 +468,7 @@ class ImageAnalysis:
                             source_mask | ~finite,
                             filter_name,
                             filter_size=(1, 1),
+                            photon_counting=photon_exposure_s is not None,
                         ),
                         self.shape,
                     )
@@ -565,6 +583,9 @@ class ImageAnalysis:
             rms = first.rms
             invalid = self.invalid_mask
             box = background_box_size(self.data.shape)
+        if self.photon_exposure_s is not None:
+            rate = max(float(np.nanmean(self.data)), 0.0)
+            rms = np.maximum(rms, math.sqrt(rate / self.photon_exposure_s))
         all_finite = not invalid.any()
         smoothed = smooth_for_detection(residual, all_finite=all_finite)
         # Smoothing lowers the noise by a factor measured robustly on the image itself (for white

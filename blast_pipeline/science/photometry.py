@@ -29,6 +29,7 @@ from astropy.io import fits
 from astropy.wcs import WCS
 from photutils.aperture import (
     Aperture,
+    ApertureMask,
     CircularAperture,
     EllipticalAperture,
     PixelAperture,
@@ -157,6 +158,20 @@ def _bbox_cutout(aperture: PixelAperture) -> tuple[tuple[slice, slice], PixelApe
     return (slice(bbox.iymin, bbox.iymax), slice(bbox.ixmin, bbox.ixmax)), local
 
 
+def _photon_counting_error(
+    image: np.ndarray, weights: ApertureMask, sky: float, gain: float
+) -> float:
+    """Error of a weighted aperture sum on a photon-counting (GALEX) count-rate map: Poisson
+    in the expected counts, the sky's (the unclipped mean outside sources: sigma clipping
+    drives a photon-starved map's RMS to ~0) plus the aperture's excess above it, with the
+    pixels independent (each photon lands in one: no correlated noise), so each enters with
+    its weight squared."""
+    sky = max(sky, 0.0)
+    w2 = weights.to_image(image.shape) ** 2
+    excess = max(float((w2 * (image - sky)).sum()), 0.0)
+    return math.sqrt((float(w2.sum()) * sky + excess) / gain)
+
+
 def measure_aperture_photometry(
     image: np.ndarray,
     header: fits.Header,
@@ -219,19 +234,10 @@ def measure_aperture_photometry(
         x, y = aperture.positions
         r = float(aperture.r if isinstance(aperture, CircularAperture) else aperture.a)
         data = data - LocalBackground(r, 2.0 * r)(image - analysis.background, x, y)
-    if spec.survey == "GALEX":
-        # Photon counting: Poisson in the expected counts, the sky's (unclipped mean) plus the
-        # source's above it; sigma clipping drives a photon-starved map's RMS to ~0. Each
-        # photon lands in one pixel: no correlated noise.
-        sky = max(analysis.unmasked_mean, 0.0)
-        error = calc_total_error(image[box] - sky, np.full(data.shape, math.sqrt(sky / gain)), gain)
-        correlated_noise = None
-    else:
-        error = calc_total_error(data, analysis.background_rms_in(box), gain)
     counts = float(weights.get_values(data).sum())
     factor = (
         1.0
-        if correlated_noise is None
+        if correlated_noise is None or spec.survey == "GALEX"
         else correlated_noise.error_factor(_mean_semi_axis(aperture))
     )
     if spec.survey == "2MASS":
@@ -245,7 +251,10 @@ def measure_aperture_photometry(
             rms_box = analysis.background_rms_in(box)
             background = factor**2 * float(weights.get_values(rms_box**2).sum())
         counts_error = float(np.sqrt(poisson + background))
+    elif spec.survey == "GALEX":
+        counts_error = _photon_counting_error(image[box], weights, analysis.unmasked_mean, gain)
     else:
+        error = calc_total_error(data, analysis.background_rms_in(box), gain)
         counts_error = factor * float(np.sqrt(weights.get_values(error**2).sum()))
     # The background level's own error, shared by the aperture's pixels (`science.background_level`).
     level_error = float(weights.get_values(analysis.background_level_error_in(box)).sum())

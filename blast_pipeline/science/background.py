@@ -26,6 +26,10 @@ does the estimate once, with Blast's box size and estimators, but with the sourc
    of the final pass's boxes gives the background level's error
    (`ImageAnalysis.background_level_error_in`, `science.background_level`).
 
+Photon-counting maps (GALEX, ``photon_exposure_s``): most pixels of an FUV map hold no photon,
+so sigma clipping puts its RMS and sky at ~0. Their detection noise is at least Poisson's, and
+the final pass is masked (with an empty mask when nothing is detected) and unclipped.
+
 Segmentations and `~photutils.segmentation.SourceCatalog` objects for a detection threshold are
 computed on demand and cached, so the aperture and validation steps share them.
 """
@@ -57,6 +61,8 @@ from blast_pipeline.science.background_level import (
     background_level_errors,
     median_filtered,
 )
+from blast_pipeline.science.filters import get_filter
+from blast_pipeline.science.gain import photon_exposure_s
 from blast_pipeline.science.mesh_map import MeshMap, background_image, zoom_mesh
 from blast_pipeline.science.source_mask import grow_source_mask
 
@@ -313,6 +319,13 @@ def masked_background(
     return bkg
 
 
+#: The noise of white noise smoothed by the detection kernel, in units of the unsmoothed
+#: noise: ``sqrt(sum(kernel**2))`` of ``make_2dgaussian_kernel(3.0, size=5)``.
+DETECTION_KERNEL_NOISE_FACTOR = float(
+    np.sqrt(np.sum(make_2dgaussian_kernel(3.0, size=5).array ** 2))
+)
+
+
 def smooth_for_detection(image: np.ndarray, *, all_finite: bool = False) -> np.ndarray:
     """``image`` smoothed with photutils' ``make_2dgaussian_kernel(3.0, size=5)``, NaN counted
     as 0 and zeros beyond the edges: what ``astropy.convolution.convolve(image, kernel,
@@ -495,11 +508,14 @@ class ImageAnalysis:
         filter_name: str | None = None,
         **kwargs,
     ) -> ImageAnalysis:
-        """Analyse the image of an HDU (or the first HDU of a list), with its celestial WCS."""
+        """Analyse the image of an HDU (or the first HDU of a list), with its celestial WCS
+        and, for a photon-counting filter, the exposure from its header."""
         if isinstance(hdu, fits.HDUList):
             hdu = hdu[0]
         if hdu.data is None:
             raise ValueError("HDU has no image data")
+        if filter_name is not None and "photon_exposure_s" not in kwargs:
+            kwargs["photon_exposure_s"] = photon_exposure_s(get_filter(filter_name), hdu.header)
         return cls(hdu.data, wcs=WCS(hdu.header).celestial, filter_name=filter_name, **kwargs)
 
     @property
@@ -598,6 +614,10 @@ class ImageAnalysis:
             raw_std = _mad_std(residual[~invalid])
             smoothed_std = _mad_std(smoothed[~invalid])
         factor = smoothed_std / raw_std if raw_std > 0 else 1.0
+        if self.photon_exposure_s is not None:
+            # photons land in one pixel each (white noise): the MADs of a map that is mostly
+            # zeros say nothing
+            factor = DETECTION_KERNEL_NOISE_FACTOR
         segm = detect_sources_quietly(
             smoothed,
             threshold_sigma * float(factor) * rms,

@@ -19,6 +19,8 @@ numbers, so the photometry benchmark checks the model's consistency, not the num
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from astropy.io import fits
 
@@ -30,6 +32,7 @@ __all__ = [
     "WISE_FRAME_GAIN",
     "WISE_FRAME_SECONDS",
     "effective_gain",
+    "photon_exposure_s",
     "sdss_gain_electrons_per_dn",
     "wise_coadd_gain",
 ]
@@ -89,14 +92,36 @@ def _exposure_time(spec: FilterSpec, header: fits.Header) -> float:
     return exptime
 
 
+def _sdss_camcol(spec: FilterSpec, header: fits.Header) -> int | None:
+    """The header's CAMCOL (1-6), None when absent; a clear error when it is not one."""
+    if "CAMCOL" not in header:
+        return None
+    try:
+        value = float(header["CAMCOL"])
+    except (TypeError, ValueError):
+        value = math.nan
+    if not (value.is_integer() and 1 <= value <= 6):
+        raise ValueError(f"{spec.name} image has CAMCOL {header['CAMCOL']!r}, not a camcol 1-6")
+    return int(value)
+
+
+def photon_exposure_s(spec: FilterSpec, header: fits.Header) -> float | None:
+    """Exposure [s] of a photon-counting map (GALEX: its ``EXPTIME``, required), None for the
+    other surveys; `ImageAnalysis` detects sources and estimates the sky of such maps with
+    Poisson statistics."""
+    return _exposure_time(spec, header) if spec.survey == "GALEX" else None
+
+
 def effective_gain(spec: FilterSpec, header: fits.Header) -> float:
     """Electrons per image unit for the Poisson term (see the module docstring)."""
-    if spec.survey == "SDSS":
+    if spec.survey == "SDSS" and "NMGY" in header:
         nmgy = _positive_number(header, "NMGY")
-        if nmgy is not None:
-            camcol = _positive_number(header, "CAMCOL")
-            camcol = int(camcol) if camcol is not None and 1 <= camcol <= 6 else None
-            return sdss_gain_electrons_per_dn(spec.band, camcol) / nmgy
+        if nmgy is None:
+            raise ValueError(
+                f"{spec.name} image has NMGY {header['NMGY']!r}, not a positive number of "
+                "nanomaggies per count"
+            )
+        return sdss_gain_electrons_per_dn(spec.band, _sdss_camcol(spec, header)) / nmgy
     if spec.image_pixel_units != "counts/sec":
         return 1.0
     exptime = _exposure_time(spec, header)

@@ -11,8 +11,9 @@ Differences from Blast, on purpose:
   ``<filter>_corrmodel.txt`` and corrects no other survey); the tasks measure it on each image
   (`science.correlated_noise`). With a table, the 2MASS error is the Poisson term of Blast's
   2MASS model plus the measured background term (the table replaces its fixed ``4 * 1.7**2``);
-* SDSS's Poisson term uses the camera's electrons per nanomaggy, not Blast's ``EXPTIME``
-  (`science.gain`);
+* the Poisson term of SDSS frames uses the camera's electrons per nanomaggy and that of WISE
+  coadds their number of frames, not Blast's ``EXPTIME`` (`science.gain`); GALEX maps are
+  photon counting: Poisson in the expected counts, each pixel's weight squared;
 * the error of the subtracted background level (`science.background_level`), which Blast
   leaves out, is in every error: for the large apertures of bright hosts it is the largest term.
 """
@@ -40,7 +41,7 @@ from photutils.utils import calc_total_error
 
 from blast_pipeline.science.background import BackgroundEstimationError, ImageAnalysis
 from blast_pipeline.science.filters import FilterSpec
-from blast_pipeline.science.gain import effective_gain
+from blast_pipeline.science.gain import effective_gain, photon_exposure_s
 from blast_pipeline.science.pixel_apertures import to_pixel
 from blast_pipeline.science.units import (
     image_zero_point,
@@ -167,8 +168,9 @@ def _photon_counting_error(
     pixels independent (each photon lands in one: no correlated noise), so each enters with
     its weight squared."""
     sky = max(sky, 0.0)
-    w2 = weights.to_image(image.shape) ** 2
-    excess = max(float((w2 * (image - sky)).sum()), 0.0)
+    inside = weights.data > 0  # ``image`` is the aperture's bounding box: NaN outside is fine
+    w2 = weights.data[inside] ** 2
+    excess = max(float((w2 * (image[inside] - sky)).sum()), 0.0)
     return math.sqrt((float(w2.sum()) * sky + excess) / gain)
 
 
@@ -190,11 +192,10 @@ def measure_aperture_photometry(
     the annulus (a, 2a); that is done here only when the background could not be source-masked:
     on top of the masked background the annulus sits on the galaxy itself and removed 34-86 % of
     the flux of 2 kpc local apertures (benchmarks/README.md, photometry accuracy). Errors come
-    from ``calc_total_error`` with the effective gain of `science.gain` (Blast's, except for
-    SDSS); 2MASS uses its own noise model;
-    ``correlated_noise`` scales the error (not GALEX's: photon counting, Poisson in the
-    expected sky and source counts); the background level's error, summed under the
-    aperture, is added in quadrature.
+    from ``calc_total_error`` with the effective gain of `science.gain`; 2MASS uses its own
+    noise model, GALEX photon counting (`_photon_counting_error`, no correlated noise);
+    ``correlated_noise`` scales the error; the background level's error, summed under the
+    aperture, is added in quadrature. None also for an error that is not positive.
 
     ``analysis`` is the image's shared `ImageAnalysis`; it is computed here when not given.
     """
@@ -207,13 +208,21 @@ def measure_aperture_photometry(
         raise TypeError(f"header must be an astropy Header, got {type(header).__name__}")
     wcs = wcs.celestial
     aperture = _pixel_aperture(sky_aperture, wcs)
+    exposure = photon_exposure_s(spec, header)
     if analysis is None:
         try:
-            analysis = ImageAnalysis(image, wcs=wcs, filter_name=spec.name)
+            analysis = ImageAnalysis(
+                image, wcs=wcs, filter_name=spec.name, photon_exposure_s=exposure
+            )
         except BackgroundEstimationError:
             return None
     elif analysis.shape != image.shape:
         raise ValueError(f"analysis is for shape {analysis.shape}, image is {image.shape}")
+    elif analysis.photon_exposure_s != exposure:
+        raise ValueError(
+            f"{spec.name}: the analysis was made with photon exposure "
+            f"{analysis.photon_exposure_s}, the header says {exposure}"
+        )
     # Header problems are errors, raised before any "no measurement" answer.
     zero_point = image_zero_point(spec, header)
     gain = effective_gain(spec, header)
@@ -259,7 +268,7 @@ def measure_aperture_photometry(
     # The background level's own error, shared by the aperture's pixels (`science.background_level`).
     level_error = float(weights.get_values(analysis.background_level_error_in(box)).sum())
     counts_error = math.hypot(counts_error, level_error)
-    if not (np.isfinite(counts) and np.isfinite(counts_error)):
+    if not (np.isfinite(counts) and np.isfinite(counts_error) and counts_error > 0):
         return None
 
     to_ujy = microjansky_per_count(spec, zero_point)

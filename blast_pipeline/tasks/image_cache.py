@@ -22,6 +22,7 @@ from astropy.wcs import WCS
 from blast_pipeline.science.background import ImageAnalysis
 from blast_pipeline.science.correlated_noise import EmptyApertureNoise
 from blast_pipeline.science.filters import get_filter
+from blast_pipeline.science.gain import photon_exposure_s
 from blast_pipeline.tasks.fits_storage import image_hdu
 
 #: Images kept (a transient has at most 24 cutouts).
@@ -99,18 +100,6 @@ class ImageAnalysisCache:
         return len(self._entries)
 
 
-def _photon_exposure(filter_name: str, header: fits.Header) -> float | None:
-    """EXPTIME [s] of a photon-counting (GALEX) map, None for other surveys or without a
-    usable EXPTIME (the photometry then says what is wrong with the header)."""
-    if get_filter(filter_name).survey != "GALEX":
-        return None
-    try:
-        exposure = float(header["EXPTIME"])
-    except (KeyError, TypeError, ValueError):
-        return None
-    return exposure if np.isfinite(exposure) and exposure > 0 else None
-
-
 def _analyse(path: Path, filter_name: str) -> AnalysedImage:
     with fits.open(path, memmap=False) as hdul:
         hdu = image_hdu(hdul)
@@ -123,7 +112,7 @@ def _analyse(path: Path, filter_name: str) -> AnalysedImage:
         data,
         wcs=wcs,
         filter_name=filter_name,
-        photon_exposure_s=_photon_exposure(filter_name, header),
+        photon_exposure_s=photon_exposure_s(get_filter(filter_name), header),
     )
     return AnalysedImage(path, filter_name, header, wcs, analysis)
 

@@ -8,7 +8,11 @@ from astropy.io import fits
 from phot_synthetic import EXAMPLE_2010H
 
 from blast_pipeline.science.filters import get_filter
-from blast_pipeline.science.gain import effective_gain, sdss_gain_electrons_per_dn
+from blast_pipeline.science.gain import (
+    effective_gain,
+    photon_exposure_s,
+    sdss_gain_electrons_per_dn,
+)
 from blast_pipeline.science.units import MissingHeaderKeyword
 
 
@@ -20,7 +24,6 @@ def test_sdss_electrons_per_nanomaggy_come_from_the_camera_gain_and_nmgy():
     assert effective_gain(spec, header) == pytest.approx(
         np.median([4.71, 4.6, 4.72, 4.76, 4.725, 4.895]) / 0.005
     )
-    header["CAMCOL"] = 9  # not a camcol: the median too
     assert effective_gain(spec, header) == pytest.approx(sdss_gain_electrons_per_dn("r") / 0.005)
     del header["NMGY"]  # no calibration keyword: Blast's EXPTIME
     assert effective_gain(spec, header) == pytest.approx(53.907456)
@@ -47,3 +50,22 @@ def test_other_surveys_keep_blasts_rule():
         effective_gain(get_filter("GALEX_NUV"), fits.Header())
     with pytest.raises(ValueError, match="non-positive EXPTIME"):
         effective_gain(get_filter("WISE_W1"), fits.Header({"EXPTIME": 0.0}))
+
+
+def test_bad_sdss_calibration_keywords_are_named():
+    spec = get_filter("SDSS_r")
+    with pytest.raises(ValueError, match="NMGY"):
+        effective_gain(spec, fits.Header({"EXPTIME": 53.9, "NMGY": 0.0}))
+    for camcol in (2.7, 9, "x"):
+        with pytest.raises(ValueError, match=f"CAMCOL {camcol!r}"):
+            effective_gain(spec, fits.Header({"EXPTIME": 53.9, "NMGY": 0.005, "CAMCOL": camcol}))
+    header = fits.Header({"NMGY": 0.005, "CAMCOL": "3"})  # a string camcol is still camcol 3
+    assert effective_gain(spec, header) == pytest.approx(4.72 / 0.005)
+
+
+def test_only_galex_maps_are_photon_counting():
+    header = fits.Header({"EXPTIME": 181.05})
+    assert photon_exposure_s(get_filter("GALEX_FUV"), header) == 181.05
+    assert photon_exposure_s(get_filter("WISE_W1"), header) is None
+    with pytest.raises(MissingHeaderKeyword, match="EXPTIME"):
+        photon_exposure_s(get_filter("GALEX_NUV"), fits.Header())

@@ -12,6 +12,7 @@ from astropy.io import fits
 from phot_synthetic import make_image, star_model
 from photutils.aperture import CircularAperture
 
+from blast_pipeline.science.background import ImageAnalysis
 from blast_pipeline.science.cosmology import (
     COSMOLOGY,
     angular_size_arcsec,
@@ -142,3 +143,58 @@ def test_photon_starved_galex_errors_are_poisson_in_the_expected_counts(centre, 
     # the scatter of the counts is what the errors say (about the mean: the clipped
     # background of a photon-starved map is ~0, so the sky is left in the counts)
     assert 0.8 < np.std(counts) / np.sqrt(np.mean(errors**2)) < 1.25
+
+
+def _photon_map(seed: int = 3) -> tuple[np.ndarray, fits.Header, object]:
+    exptime = 181.05
+    image = make_image(np.zeros((48, 48)), pixel_arcsec=1.5, noise=0.0, seed=0)
+    photons = np.random.default_rng(seed).poisson(
+        0.07 + 20.0 * star_model((48, 48), 24, 24, 1.0, 2.0)
+    )
+    return photons / exptime, image.hdu(EXPTIME=exptime).header, image.wcs
+
+
+def test_galex_analysis_of_the_image_cache_is_the_photometrys_own(tmp_path):
+    """One path: the cached analysis of a GALEX file (what the tasks use) is made with its
+    photon exposure, gives the same photometry as an analysis made inside the photometry, and
+    an analysis made without it is refused."""
+    from blast_pipeline.tasks.image_cache import ImageAnalysisCache
+
+    data, header, wcs = _photon_map()
+    path = tmp_path / "GALEX_NUV.fits"
+    fits.PrimaryHDU(data.astype(np.float32), header=header).writeto(path)
+    cached = ImageAnalysisCache().get(path, "GALEX_NUV")
+    assert cached.analysis.photon_exposure_s == 181.05
+    spec = get_filter("GALEX_NUV")
+    aperture = CircularAperture((24.0, 24.0), r=3.0).to_sky(wcs)
+    shared = measure_aperture_photometry(
+        cached.data, cached.header, cached.wcs, aperture, spec, cached.analysis
+    )
+    inside = measure_aperture_photometry(cached.data, cached.header, cached.wcs, aperture, spec)
+    assert shared == inside
+    plain = ImageAnalysis(cached.data, wcs=cached.wcs, filter_name="GALEX_NUV")
+    with pytest.raises(ValueError, match="photon exposure"):
+        measure_aperture_photometry(cached.data, cached.header, cached.wcs, aperture, spec, plain)
+
+
+def test_a_nan_pixel_beside_a_galex_aperture_leaves_its_measurement():
+    data, header, wcs = _photon_map()
+    aperture = CircularAperture((24.0, 24.0), r=2.0)
+    data[21, 21] = np.nan  # inside the bounding box, outside the circle
+    assert aperture.to_mask(method="exact").to_image(data.shape)[21, 21] == 0
+    result = measure_aperture_photometry(
+        data, header, wcs, aperture.to_sky(wcs), get_filter("GALEX_NUV")
+    )
+    assert result is not None and np.isfinite(result.flux_error) and result.flux_error > 0
+
+
+def test_an_error_of_zero_is_no_measurement():
+    image = make_image(np.zeros((64, 64)), pixel_arcsec=0.25, sky=5.0, noise=0.0, seed=0)
+    header = fits.Header({"EXPTIME": 900.0})
+    aperture = CircularAperture((32.0, 32.0), r=4.0).to_sky(image.wcs)
+    assert (
+        measure_aperture_photometry(
+            image.data, header, image.wcs, aperture, get_filter("PanSTARRS_r")
+        )
+        is None
+    )

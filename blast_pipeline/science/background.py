@@ -379,20 +379,22 @@ class ImageAnalysis:
             rms = np.maximum(rms, math.sqrt(rate / self.photon_exposure_s))
         all_finite = not invalid.any()
         smoothed = smooth_for_detection(residual, all_finite=all_finite)
-        # Smoothing lowers the noise by a factor measured robustly on the image itself (for white
-        # noise it would be sqrt(sum(kernel**2)); resampled survey images have correlated noise):
-        # mad_std of the smoothed image over that of the unsmoothed one, whose RMS ``rms`` is.
-        if all_finite:
-            raw_std = mad_std(residual.reshape(-1))
-            smoothed_std = mad_std(smoothed.reshape(-1))
-        else:
-            raw_std = mad_std(residual[~invalid])
-            smoothed_std = mad_std(smoothed[~invalid])
-        factor = smoothed_std / raw_std if raw_std > 0 else 1.0
         if self.photon_exposure_s is not None:
-            # photons land in one pixel each (white noise): the MADs of a map that is mostly
+            # photons land in one pixel each (white noise); the MADs of a map that is mostly
             # zeros say nothing
             factor = DETECTION_KERNEL_NOISE_FACTOR
+        else:
+            # Smoothing lowers the noise by a factor measured robustly on the image itself (for
+            # white noise it would be sqrt(sum(kernel**2)); resampled survey images have
+            # correlated noise): mad_std of the smoothed image over that of the unsmoothed one,
+            # whose RMS ``rms`` is.
+            if all_finite:
+                raw_std = mad_std(residual.reshape(-1))
+                smoothed_std = mad_std(smoothed.reshape(-1))
+            else:
+                raw_std = mad_std(residual[~invalid])
+                smoothed_std = mad_std(smoothed[~invalid])
+            factor = smoothed_std / raw_std if raw_std > 0 else 1.0
         segm = detect_sources_quietly(
             smoothed,
             threshold_sigma * float(factor) * rms,

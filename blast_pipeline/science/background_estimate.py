@@ -161,6 +161,11 @@ def masked_background(
     box_yx = (box, box) if np.ndim(box) == 0 else (int(box[0]), int(box[1]))
     whole = _whole_boxes(data.shape, box_yx)
     percentile = _exclude_percentile_for(_box_fill(mask, box_yx)[whole])
+    estimator = (
+        {"sigma_clip": None, "bkg_estimator": MeanBackground(sigma_clip=None)}
+        if photon_counting
+        else {"bkg_estimator": _estimator(filter_name)}  # photutils' sigma clipping
+    )
     for attempt in range(2):
         try:
             bkg = Background2D(
@@ -169,11 +174,7 @@ def masked_background(
                 mask=mask,
                 exclude_percentile=percentile,
                 filter_size=filter_size,
-                **(
-                    {"sigma_clip": None, "bkg_estimator": MeanBackground(sigma_clip=None)}
-                    if photon_counting
-                    else {"bkg_estimator": _estimator(filter_name)}
-                ),
+                **estimator,
             )
         except ValueError as err:
             if percentile >= MAX_EXCLUDE_PERCENTILE:

@@ -110,7 +110,7 @@ class CutoutDownload(TransientTaskRunner):
                     context.log.warning(f"{row.name}: downloaded cutout {relative} {problem}")
                     continue
                 # checked in memory, written atomically: no need to read it back
-                write_image(image_hdu(hdul), path)  # tiled compression (fits_storage.py)
+                write_image(image_hdu(hdul), path)  # compressed where it pays (fits_storage.py)
                 cutout.fits_path, cutout.message = relative, ""
                 downloaded += 1
         context.add_metadata(

@@ -1,20 +1,24 @@
-"""How cutouts and crops are stored: tiled FITS compression (``CompImageHDU``, one row per
-tile) in the first extension, written atomically, **lossless**:
+"""How cutouts and crops are stored: the image in the first extension, written atomically,
+**lossless**, tile-compressed (``CompImageHDU``) only where that pays:
 
-* integer images: Rice;
-* floating-point images: GZIP with byte shuffling, unquantised. Quantising floats (Rice at
-  1/16 of the noise sigma, CFITSIO's usual lossy mode, ~4x smaller) was measured and rejected:
-  it moved aperture fluxes on simulated cutouts by up to 0.6 sigma (background estimation reacts
-  to the rounding), so it is not harmless to the photometry. Lossless compression of noisy
-  float images saves only ~4 % (benchmarks/README.md); the disk is protected by the free-space
-  gate instead (``runners/disk.py``).
+* integer images: Rice (cheap, and it always pays);
+* floating-point images: GZIP with byte shuffling, unquantised, when a sample of the image
+  shrinks below ``WORTHWHILE_COMPRESSION`` of its size; otherwise a plain ``ImageHDU``.
+  Survey images delivered as quantised floats (the 2010H SDSS, GALEX, 2MASS and WISE files)
+  shrink to 0.2-0.7; full-precision noise (the simulated sky's PanSTARRS, DES and SDSS) only
+  to ~0.9, and there astropy's GZIP (zlib level 9) cost ~1.3 CPU-s to write and ~0.6 to read
+  per 360" transient for a 10 % saving (benchmarks/README.md, "Cutout storage").
+  Quantising floats (Rice at 1/16 of the noise sigma, CFITSIO's usual lossy mode) was measured
+  and rejected: it moved aperture fluxes on simulated cutouts by up to 0.6 sigma. The disk is
+  protected by the free-space gate (``runners/disk.py``).
 
-Readers take the first HDU holding an image (``image_hdu``), so uncompressed files written
-before, or by Blast, still read.
+Readers take the first HDU holding an image (``image_hdu``), so files written before, or by
+Blast, still read; crops are image sections of extension 1 either way.
 """
 
 from __future__ import annotations
 
+import zlib
 from functools import partial
 from pathlib import Path
 
@@ -24,26 +28,44 @@ from astropy.io import fits
 from blast_pipeline.atomic import replace_atomically
 from blast_pipeline.science.image_checks import first_image_hdu
 
+#: A float image is compressed when a sample of it compresses to at most this fraction.
+WORTHWHILE_COMPRESSION = 0.8
+_SAMPLE_ROWS = 32
 
-def compressed(hdu: fits.PrimaryHDU | fits.ImageHDU | fits.CompImageHDU) -> fits.HDUList:
-    """A file's HDU list holding ``hdu``'s image tile-compressed (header kept)."""
+
+def compressed_fraction(data: np.ndarray) -> float:
+    """Size after byte-shuffled zlib (level 1) over size before, of every k-th row (about
+    ``_SAMPLE_ROWS`` rows): what GZIP_2 would achieve, at ~1 % of its cost."""
+    rows = data[:: max(1, data.shape[0] // _SAMPLE_ROWS)]
+    big_endian = np.ascontiguousarray(rows, dtype=rows.dtype.newbyteorder(">"))
+    shuffled = big_endian.view(np.uint8).reshape(-1, rows.dtype.itemsize).T.tobytes()
+    return len(zlib.compress(shuffled, 1)) / max(len(shuffled), 1)
+
+
+def stored(hdu: fits.PrimaryHDU | fits.ImageHDU | fits.CompImageHDU) -> fits.HDUList:
+    """A file's HDU list holding ``hdu``'s image (header kept) in its first extension,
+    compressed where that pays (module docstring)."""
     data = np.asarray(hdu.data)
-    floating = np.issubdtype(data.dtype, np.floating)
     header = hdu.header.copy()
     for key in ("SIMPLE", "EXTEND", "XTENSION", "PCOUNT", "GCOUNT", "BITPIX", "BZERO", "BSCALE"):
         header.remove(key, ignore_missing=True, remove_all=True)
-    image = fits.CompImageHDU(
-        data=data,
-        header=header,
-        compression_type="GZIP_2" if floating else "RICE_1",
-        quantize_level=0.0,  # no quantisation: every pixel is stored exactly
-    )
+    if not np.issubdtype(data.dtype, np.floating):
+        image = fits.CompImageHDU(data=data, header=header, compression_type="RICE_1")
+    elif data.size and compressed_fraction(data) <= WORTHWHILE_COMPRESSION:
+        image = fits.CompImageHDU(
+            data=data,
+            header=header,
+            compression_type="GZIP_2",
+            quantize_level=0.0,  # no quantisation: every pixel is stored exactly
+        )
+    else:
+        image = fits.ImageHDU(data=data, header=header)
     return fits.HDUList([fits.PrimaryHDU(), image])
 
 
 def write_image(hdu: fits.PrimaryHDU | fits.ImageHDU | fits.CompImageHDU, path: Path) -> None:
-    """Write ``hdu`` compressed, atomically (a reader never sees half a file)."""
-    replace_atomically(path, partial(compressed(hdu).writeto, overwrite=True))
+    """Write ``hdu`` as stored (``stored``), atomically (a reader never sees half a file)."""
+    replace_atomically(path, partial(stored(hdu).writeto, overwrite=True))
 
 
 def image_hdu(hdul: fits.HDUList):

@@ -1,7 +1,7 @@
 """Effective gain of an image for the source Poisson term of its flux error [electrons per image
 unit], as photutils' ``calc_total_error`` takes it (variance ``data / gain``).
 
-Blast's rule, kept for every survey but two: ``EXPTIME`` for images in counts/s, 1 otherwise.
+Blast's rule, kept for every survey but three: ``EXPTIME`` for images in counts/s, 1 otherwise.
 For SDSS frames, in nanomaggies, ``EXPTIME`` (53.9 s) has no relation to the noise: a
 nanomaggy is ``1 / NMGY`` counts (DN, the ``NMGY`` header keyword) and a DN is the camera's gain
 in electrons (the camcol x filter table of the SDSS frame data model), so an r-band nanomaggy is
@@ -13,8 +13,18 @@ WISE Atlas images are in DN of a single exposure, averaged over the ``EXPTIME / 
 exposures that cover the pixel (7.7 s frames in W1/W2, 8.8 s in W3/W4), so a DN is
 ``frame gain x EXPTIME / t_frame`` electrons: 88 in W1 for the 2010H cutout's 212 s, where
 Blast's rule gives 212 (a source's shot-noise variance 2.4x too small). The frame gains are
-those of the WISE Explanatory Supplement's pixel noise model; the simulated sky uses the same
-numbers, so the photometry benchmark checks the model's consistency, not the numbers.
+those of the WISE Explanatory Supplement's pixel noise model.
+
+Legacy Survey images (Blast's "DES" filters) are in nanomaggies, and the ``EXPTIME`` Blast gives
+them is the value of the coadd's depth map at the transient (a point source's inverse variance,
+1/nmgy^2), not a time. A nanomaggy is ``10^(0.4 (zp0 - 22.5))`` electrons per second of DECam
+exposure (legacypipe's nominal DECam zero points for 1 e-/s); the gain is that times the DES
+wide survey's design exposure, 10 tilings of 90 s (Y: 45 s), about 48,000 e-/nmgy in r instead
+of Blast's depth value of a few hundred. Shallower coadds have proportionally less; the term
+matters only for hosts whose photon noise rivals the sky's.
+
+The simulated sky uses the same numbers, so the photometry benchmark checks the model's
+consistency, not the numbers.
 """
 
 from __future__ import annotations
@@ -29,9 +39,12 @@ from blast_pipeline.science.units import MissingHeaderKeyword
 
 __all__ = [
     "SDSS_CAMCOL_GAIN",
+    "DECAM_ZERO_POINT_E_PER_S",
+    "DES_WIDE_EXPOSURE_S",
     "WISE_FRAME_GAIN",
     "WISE_FRAME_SECONDS",
     "effective_gain",
+    "legacy_survey_gain",
     "photon_exposure_s",
     "sdss_gain_electrons_per_dn",
     "wise_coadd_gain",
@@ -56,6 +69,19 @@ WISE_FRAME_SECONDS: dict[str, float] = {"W1": 7.7, "W2": 7.7, "W3": 8.8, "W4": 8
 def wise_coadd_gain(band: str, exptime_s: float) -> float:
     """Electrons per DN of a WISE Atlas coadd of ``exptime_s`` seconds of ``band`` frames."""
     return WISE_FRAME_GAIN[band] * exptime_s / WISE_FRAME_SECONDS[band]
+
+
+#: DECam AB magnitude of 1 e-/s (legacypipe's nominal zero points; i and Y from DES Y1 Stripe 82).
+DECAM_ZERO_POINT_E_PER_S: dict[str, float] = {
+    "g": 26.610, "r": 26.818, "i": 26.758, "z": 26.484, "Y": 25.321,
+}  # fmt: skip
+#: DES wide-survey design exposure per band [s]: 10 tilings of 90 s (Y: 45 s).
+DES_WIDE_EXPOSURE_S: dict[str, float] = {"g": 900.0, "r": 900.0, "i": 900.0, "z": 900.0, "Y": 450.0}
+
+
+def legacy_survey_gain(band: str) -> float:
+    """Electrons per nanomaggy of a Legacy Survey DECam coadd at the DES wide design depth."""
+    return 10 ** (0.4 * (DECAM_ZERO_POINT_E_PER_S[band] - 22.5)) * DES_WIDE_EXPOSURE_S[band]
 
 
 def _positive_number(header: fits.Header, key: str) -> float | None:
@@ -122,6 +148,8 @@ def effective_gain(spec: FilterSpec, header: fits.Header) -> float:
                 "nanomaggies per count"
             )
         return sdss_gain_electrons_per_dn(spec.band, _sdss_camcol(spec, header)) / nmgy
+    if spec.survey == "DES":
+        return legacy_survey_gain(spec.band)
     if spec.image_pixel_units != "counts/sec":
         return 1.0
     exptime = _exposure_time(spec, header)

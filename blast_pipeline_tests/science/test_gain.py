@@ -55,7 +55,13 @@ def test_wise_coadds_count_their_frames():
 
 
 def test_other_surveys_keep_blasts_rule():
-    assert effective_gain(get_filter("DES_r"), fits.Header({"EXPTIME": 90.0})) == 90.0
+    # Legacy Survey: Blast's EXPTIME is a depth-map value, not a time: it plays no part
+    des = effective_gain(get_filter("DES_r"), fits.Header({"EXPTIME": 90.0}))
+    assert des == effective_gain(get_filter("DES_r"), fits.Header())
+    assert des == pytest.approx(10 ** (0.4 * (26.818 - 22.5)) * 10 * 90.0)
+    assert effective_gain(get_filter("DES_Y"), fits.Header()) == pytest.approx(
+        10 ** (0.4 * (25.321 - 22.5)) * 10 * 45.0
+    )
     assert effective_gain(get_filter("PanSTARRS_r"), fits.Header({"EXPTIME": 900.0})) == 1.0
     with pytest.raises(MissingHeaderKeyword, match="EXPTIME"):
         effective_gain(get_filter("GALEX_NUV"), fits.Header())

@@ -7,7 +7,7 @@ stacks ~23.2 in r, SDSS ~22.2, Legacy Survey DR10 ~23.6, 2MASS ~17.4, AllWISE W1
 Noise per pixel: Gaussian sky noise giving the stated depth for a Gaussian PSF
 (``sigma = F_5sigma / (5 sqrt(4 pi) sigma_psf)``) plus source shot noise through the gain
 (electrons per image unit: SDSS's camera gain over NMGY, a WISE coadd's frame gain times its
-number of frames); GALEX is pure Poisson in counts over ``EXPTIME``.
+number of frames, a DECam coadd at the DES wide depth: ``science/gain.py``); GALEX is pure Poisson in counts over ``EXPTIME``.
 Resampled products (WISE and 2MASS Atlas images, SDSS and Legacy Survey mosaics, PanSTARRS
 stacks) have correlated pixel noise: the noise field is smoothed with a Gaussian of
 ``noise_correlation_px`` pixels (sigma) and rescaled to the same per-pixel sigma, so large
@@ -20,7 +20,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from blast_pipeline.science.filters import FilterSpec
-from blast_pipeline.science.gain import sdss_gain_electrons_per_dn, wise_coadd_gain
+from blast_pipeline.science.gain import (
+    legacy_survey_gain,
+    sdss_gain_electrons_per_dn,
+    wise_coadd_gain,
+)
 
 
 @dataclass(frozen=True)
@@ -64,11 +68,11 @@ _SETUPS: dict[str, ImagingSetup] = {
     "SDSS_r": ImagingSetup(22.2, 53.907456, 0.0, sdss_gain_electrons_per_dn("r") / SDSS_NMGY),
     "SDSS_i": ImagingSetup(21.3, 53.907456, 0.0, sdss_gain_electrons_per_dn("i") / SDSS_NMGY),
     "SDSS_z": ImagingSetup(20.5, 53.907456, 0.0, sdss_gain_electrons_per_dn("z") / SDSS_NMGY),
-    "DES_g": ImagingSetup(24.0, 270.0, 0.0, 400.0),
-    "DES_r": ImagingSetup(23.6, 180.0, 0.0, 400.0),
-    "DES_i": ImagingSetup(23.2, 160.0, 0.0, 400.0),
-    "DES_z": ImagingSetup(22.9, 300.0, 0.0, 400.0),
-    "DES_Y": ImagingSetup(21.5, 90.0, 0.0, 400.0),
+    "DES_g": ImagingSetup(24.0, 270.0, 0.0, legacy_survey_gain("g")),
+    "DES_r": ImagingSetup(23.6, 180.0, 0.0, legacy_survey_gain("r")),
+    "DES_i": ImagingSetup(23.2, 160.0, 0.0, legacy_survey_gain("i")),
+    "DES_z": ImagingSetup(22.9, 300.0, 0.0, legacy_survey_gain("z")),
+    "DES_Y": ImagingSetup(21.5, 90.0, 0.0, legacy_survey_gain("Y")),
 }
 
 #: Surveys whose WCS uses a CD matrix (SDSS, Legacy) rather than CDELT (the others).

@@ -126,6 +126,17 @@ class SEDModel:
     def spectrum(self, theta: np.ndarray, redshift: float) -> tuple[np.ndarray, np.ndarray]:
         """Observed-frame spectrum: wavelength [Å] and f_nu [µJy] for one theta."""
         self._update(theta, redshift)
+        return self._observed_spectrum(redshift)
+
+    def spectrum_and_photometry(
+        self, theta: np.ndarray, redshift: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``spectrum`` and the 24 fluxes [µJy] of ``photometry`` from one model evaluation."""
+        self._update(theta, redshift)
+        wavelength, f_nu = self._observed_spectrum(redshift)
+        return wavelength, f_nu, np.asarray(self._model.photometry, dtype=float).copy()
+
+    def _observed_spectrum(self, redshift: float) -> tuple[np.ndarray, np.ndarray]:
         wavelength = self._model.wavelengths * (1.0 + redshift)
         f_lambda = self._model.spectrum_full  # erg/s/cm²/Å (observed frame)
         return wavelength.copy(), f_lambda * wavelength**2 / _C_ANGSTROM_PER_S * 1e29

@@ -41,9 +41,9 @@ def model_sed_band(
     ]
     spectra, phot = [], []
     for t in theta:
-        wavelength, flux = model.spectrum(t, redshift)
+        wavelength, flux, fluxes = model.spectrum_and_photometry(t, redshift)
         spectra.append(flux)
-        phot.append(model.photometry(t, redshift))
+        phot.append(fluxes)
     s16, s50, s84 = np.percentile(np.array(spectra), [16, 50, 84], axis=0)
     p16, p50, p84 = np.percentile(np.array(phot), [16, 50, 84], axis=0)
     return SEDBand(wavelength, s16, s50, s84, p16, p50, p84, FILTER_NAMES)

@@ -36,6 +36,13 @@ def test_forward_model_equals_bagpipes_called_directly():
         ours = get_sed_model().photometry(THETA, z)
         np.testing.assert_allclose(ours, direct.photometry, rtol=1e-10)
         assert np.all(ours > 0)
+        # the model SED's one-evaluation path gives the same spectrum and photometry
+        get_sed_model().photometry(THETA + 0.1, 0.2)  # another state first
+        wavelength, f_nu, fluxes = get_sed_model().spectrum_and_photometry(THETA, z)
+        np.testing.assert_allclose(fluxes, direct.photometry, rtol=1e-10)
+        np.testing.assert_allclose(wavelength, direct.wavelengths * (1 + z), rtol=1e-12)
+        spectrum = get_sed_model().spectrum(THETA, z)[1]
+        np.testing.assert_allclose(f_nu, spectrum, rtol=1e-12)
 
 
 def test_flux_is_linear_in_formed_mass_and_a_subset_keeps_its_order():

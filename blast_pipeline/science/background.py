@@ -65,7 +65,7 @@ from blast_pipeline.science.detection import (
 from blast_pipeline.science.filters import get_filter
 from blast_pipeline.science.gain import photon_exposure_s
 from blast_pipeline.science.mesh_map import MeshMap, background_image, zoom_mesh
-from blast_pipeline.science.source_mask import grow_source_mask
+from blast_pipeline.science.source_mask import MAX_GROWTH_BOXES, grow_source_mask
 
 __all__ = [
     "EXCLUDE_PERCENTILE",
@@ -403,7 +403,7 @@ class ImageAnalysis:
         )
         if segm is None:
             return None
-        mask = grow_source_mask(segm, dilate_radius, box)
+        mask = grow_source_mask(segm, dilate_radius, MAX_GROWTH_BOXES * box)
         return mask if first.binned_residual is None else _upsample(mask, self.data.shape)
 
     @property

@@ -9,7 +9,7 @@ import numpy as np
 from photutils.segmentation import SegmentationImage
 from scipy.ndimage import maximum_filter1d
 
-__all__ = ["SOURCE_MASK_GROWTH", "dilate_disc", "grow_source_mask"]
+__all__ = ["MAX_GROWTH_BOXES", "SOURCE_MASK_GROWTH", "dilate_disc", "grow_source_mask"]
 
 
 def dilate_disc(mask: np.ndarray, radius: int) -> np.ndarray:
@@ -46,13 +46,17 @@ def dilate_disc(mask: np.ndarray, radius: int) -> np.ndarray:
 #: outside its 3-sigma isophote still raise the neighbouring boxes' background (bright
 #: simulated hosts came out 1-2 sigma low, their background level 0.02-0.1 RMS high).
 SOURCE_MASK_GROWTH = 1.0
+#: ... but at most this many background boxes beyond it. One box was too few where a host fills
+#: much of the field (a 16" host in a 120" field: background +0.1-0.25 RMS under it, its flux
+#: 3 % low); beyond that, a wider mask takes more boxes from a crowded field than it removes
+#: wing light.
+MAX_GROWTH_BOXES = 2
 
 
 def grow_source_mask(segm: SegmentationImage, radius: int, max_radius: int) -> np.ndarray:
     """The source mask of a segmentation: every segment dilated by ``radius`` pixels
     (`dilate_disc`), and each segment whose `SOURCE_MASK_GROWTH` times equivalent radius is
-    larger, by that instead, at most by ``max_radius`` (the background's box size: a wider
-    mask only takes boxes away from a crowded field's background). Each is dilated in its own
+    larger, by that instead, at most by ``max_radius`` (`MAX_GROWTH_BOXES` background boxes). Each is dilated in its own
     bounding box grown by the radius: the same pixels as a whole-image dilation."""
     mask = dilate_disc(segm.data != 0, radius)
     ny, nx = mask.shape

@@ -139,3 +139,18 @@ def test_bright_host_errors_include_the_background_level():
     assert abs(pulls.mean()) < 0.6
     assert 0.6 < pulls.std() < 1.4
     assert 0.5 < np.std(levels) / np.mean(predicted) < 1.6
+
+
+def test_a_host_filling_the_field_is_masked_beyond_one_box():
+    """A bright de Vaucouleurs host (r_eff 15 px) in a 240 px field (24 px boxes): its wings
+    beyond the isophote fill the boxes around it. Masking at most one box beyond the isophote
+    left the background under it 0.17 RMS high; two boxes 0.07."""
+    biases = []
+    for seed in range(6):
+        model = sersic_model((240, 240), amplitude=20.0, r_eff=15.0, n=4.0, ellip=0.3)
+        image = make_image(model, pixel_arcsec=0.25, sky=10.0, noise=1.0, seed=seed)
+        analysis = ImageAnalysis(image.data, wcs=image.wcs, filter_name="PanSTARRS_r")
+        yy, xx = np.mgrid[:240, :240]
+        under = (yy - 119.5) ** 2 + (xx - 119.5) ** 2 < 30.0**2
+        biases.append(float(np.mean(analysis.background[under])) - image.sky)
+    assert 0.0 < np.mean(biases) < 0.11, biases

@@ -12,9 +12,8 @@ S/N = flux / flux_error (< 10, 10-50, >= 50): counts, median and 90th percentile
 Default field: Blast's (and the pipeline's) 360" cutouts, 60 transients (~6 min on 2 idle cores,
 300-400 rows per survey, so a pull standard deviation is known to about +-0.04). ``--fov 120``
 is ~3x faster per transient but not the geometry the pipeline runs at: a bright host with a
-Kron radius of 15" fills a good part of a 120" field, its wings raise the whole background,
-and its flux comes out 1.5-3 % low (pulls of -5 to -9 at S/N of several hundred;
-benchmarks/README.md).
+Kron radius of 15" fills a good part of a 120" field and its wings raise the background there
+(its flux up to ~2.5 % low; benchmarks/README.md).
 
     .venv/bin/python benchmarks/photometry_accuracy.py [--n 60] [--fov 360] [--csv rows.csv]
 

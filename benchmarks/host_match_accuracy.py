@@ -72,9 +72,8 @@ def run(n: int, seed: int, radius_arcsec: float, show: int) -> dict[bool, tuple[
         sky = SimulatedSky(Path(root), seed=seed, fov_arcsec=360.0)
         start = time.perf_counter()
         transients = sky.generate(n)
-        print(
-            f"seed {seed}: simulated {len(transients)} transients in {time.perf_counter() - start:.1f} s"
-        )
+        elapsed = time.perf_counter() - start
+        print(f"seed {seed}: simulated {len(transients)} transients in {elapsed:.1f} s")
         out = {}
         for with_z in (True, False):
             label = "with transient redshifts" if with_z else "without transient redshifts"

@@ -18,10 +18,10 @@ Kron radius of 15" fills a good part of a 120" field and its wings raise the bac
     .venv/bin/python benchmarks/photometry_accuracy.py [--n 60] [--fov 360] [--csv rows.csv]
 
 Last line: RESULT median_rel_err_snr50=<fraction> p90_rel_err_snr50=<fraction>
-pull_std_min=<f> pull_std_max=<f> n=<count> (n transients; the fractions over all rows, global
-and local, with S/N >= 50; the pull standard deviations, lowest and highest over the surveys,
-of (flux - truth) / flux_error over all rows with a flux: the error calibration, 1 when the
-errors are right).
+pull_std_min=<f> pull_std_max=<f> n=<count> fov=<arcsec> (n transients; the fractions over
+all rows, global and local, with S/N >= 50; the pull standard deviations, lowest and highest
+over the surveys, of (flux - truth) / flux_error over all rows with a flux: the error
+calibration, 1 when the errors are right).
 """
 
 from __future__ import annotations

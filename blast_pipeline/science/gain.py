@@ -38,9 +38,9 @@ from blast_pipeline.science.filters import FilterSpec
 from blast_pipeline.science.units import MissingHeaderKeyword
 
 __all__ = [
-    "SDSS_CAMCOL_GAIN",
     "DECAM_ZERO_POINT_E_PER_S",
     "DES_WIDE_EXPOSURE_S",
+    "SDSS_CAMCOL_GAIN",
     "WISE_FRAME_GAIN",
     "WISE_FRAME_SECONDS",
     "effective_gain",

@@ -1,8 +1,8 @@
 """Is a cutout usable? The checks a downloaded or stored FITS image must pass.
 
-A usable cutout opens, has a 2-D image (in the primary HDU or, for tile-compressed files, the
-first image extension), a celestial WCS that transforms pixels to the sky, and finite data that
-is not all zero (an all-NaN or all-zero image is a survey's "no coverage", not an image).
+A usable cutout opens, has a 2-D image (in the primary HDU or, for the pipeline's stored files,
+the first image extension, tile-compressed or plain), a celestial WCS that transforms pixels
+to the sky, and finite data that is not all zero (an all-NaN or all-zero image is a survey's "no coverage", not an image).
 Each check returns a reason (a short sentence) or None; nothing here raises for a bad file.
 """
 
@@ -19,7 +19,7 @@ __all__ = ["first_image_hdu", "image_problem", "file_problem", "hdul_problem"]
 
 
 def first_image_hdu(hdul: fits.HDUList) -> fits.PrimaryHDU | fits.ImageHDU | None:
-    """The first HDU that holds image data (the primary one, or a compressed extension), found
+    """The first HDU that holds image data (the primary one, or an extension), found
     from the headers alone: a tile-compressed image is not decompressed just to find it."""
     for hdu in hdul:
         naxis = int(hdu.header.get("NAXIS", 0)) if hdu.is_image else 0

@@ -11,8 +11,10 @@ Differences from Blast, on purpose:
   ``<filter>_corrmodel.txt`` and corrects no other survey); the tasks measure it on each image
   (`science.correlated_noise`). With a table, the 2MASS error is the Poisson term of Blast's
   2MASS model plus the measured background term (the table replaces its fixed ``4 * 1.7**2``);
-* the Poisson term of SDSS frames uses the camera's electrons per nanomaggy and that of WISE
-  coadds their number of frames, not Blast's ``EXPTIME`` (`science.gain`); GALEX maps are
+* the Poisson term of SDSS frames uses the camera's electrons per nanomaggy, that of WISE
+  coadds their number of frames and that of Legacy Survey (DES) coadds DECam's electrons per
+  nanomaggy at the DES wide depth (shallower coadds have less: their bright sources' shot noise
+  is then too small), not Blast's ``EXPTIME`` (`science.gain`); GALEX maps are
   photon counting: Poisson in the expected counts, each pixel's weight squared;
 * the error of the subtracted background level (`science.background_level`), which Blast
   leaves out, is in every error: for the large apertures of bright hosts it is the largest term.

@@ -56,7 +56,8 @@ MAX_GROWTH_BOXES = 2
 def grow_source_mask(segm: SegmentationImage, radius: int, max_radius: int) -> np.ndarray:
     """The source mask of a segmentation: every segment dilated by ``radius`` pixels
     (`dilate_disc`), and each segment whose `SOURCE_MASK_GROWTH` times equivalent radius is
-    larger, by that instead, at most by ``max_radius`` (`MAX_GROWTH_BOXES` background boxes). Each is dilated in its own
+    larger, by that instead, at most by ``max_radius`` (the caller passes
+    `MAX_GROWTH_BOXES` background boxes). Each is dilated in its own
     bounding box grown by the radius: the same pixels as a whole-image dilation."""
     mask = dilate_disc(segm.data != 0, radius)
     ny, nx = mask.shape

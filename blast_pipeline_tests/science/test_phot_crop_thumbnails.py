@@ -30,21 +30,27 @@ def crop_cutout(hdu, ra, dec, size):
     return None if box is None else crop_view(hdu, box)
 
 
-def test_crop_view_equals_blast_cutout2d_and_reads_only_its_tiles(tmp_path):
-    """Blast crops with ``Cutout2D`` (trim mode); the view of a compressed file gives the same
-    pixels and WCS, also trimmed at an edge."""
+@pytest.mark.parametrize("kind", [fits.CompImageHDU, fits.ImageHDU])
+def test_crop_view_equals_blast_cutout2d_and_reads_only_its_tiles(tmp_path, kind):
+    """Blast crops with ``Cutout2D`` (trim mode); the view of a stored file, compressed or plain
+    (`fits_storage`), gives the same pixels and WCS, also trimmed at an edge."""
     from astropy.nddata import Cutout2D
 
-    from blast_pipeline.tasks.fits_storage import image_hdu, write_image
+    from blast_pipeline.tasks.fits_storage import image_hdu
 
     hdu = _hdu()
     path = tmp_path / "cutout.fits"
-    write_image(hdu, path)
+    options = (
+        {"compression_type": "GZIP_2", "quantize_level": 0.0} if kind is fits.CompImageHDU else {}
+    )
+    image = kind(data=hdu.data, header=hdu.header.copy(), **options)
+    fits.HDUList([fits.PrimaryHDU(), image]).writeto(path)
     for ra, dec, size in ((SN_RA, SN_DEC, 101), (HOST_RA + 20 / 3600, HOST_DEC, 160)):
         position = WCS(hdu.header).world_to_pixel(SkyCoord(ra * u.deg, dec * u.deg))
         blast = Cutout2D(hdu.data, position, (size, size), wcs=WCS(hdu.header))
         with fits.open(path) as hdul:
             stored = image_hdu(hdul)
+            assert type(stored) is kind and stored is hdul[1]
             box = crop_box(hdu.data.shape, WCS(stored.header), ra, dec, size)
             view = crop_view(stored, box)
         np.testing.assert_array_equal(view.data, blast.data)

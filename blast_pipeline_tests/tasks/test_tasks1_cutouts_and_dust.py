@@ -49,7 +49,7 @@ def test_cutout_download_stores_images_and_no_image_found(tmp_path, database_url
 
 
 def read_image(path):
-    """The stored cutout's pixels (compressed files keep the image in HDU 1)."""
+    """The stored cutout's pixels (stored files keep the image in HDU 1)."""
     with fits.open(path) as hdul:
         return next(h.data for h in hdul if h.data is not None).copy()
 

@@ -64,7 +64,7 @@ def test_chain_crop_and_final_thumbnail(tmp_path, database_url):
     for name, (fits_path, cropped_path) in cutouts.items():
         # a view of the cutout (CFITSIO image section), not a second copy of its pixels
         path, index, box = parse_image_section(cropped_path)
-        assert path == fits_path and index in (0, 1)  # uncompressed here; compressed: 1
+        assert path == fits_path and index in (0, 1)  # written by the test here; stored: 1
         with world.services.database.session() as session:
             cutout = session.scalar(select(Cutout).where(Cutout.fits_path == fits_path))
             image = read_image(world.data_root, cutout, name, cropped=True)

@@ -137,6 +137,7 @@ class SEDModel:
         return wavelength, f_nu, np.asarray(self._model.photometry, dtype=float).copy()
 
     def _observed_spectrum(self, redshift: float) -> tuple[np.ndarray, np.ndarray]:
+        """Wavelength [Å] and f_nu [µJy] of the model's current state, observed frame."""
         wavelength = self._model.wavelengths * (1.0 + redshift)
         f_lambda = self._model.spectrum_full  # erg/s/cm²/Å (observed frame)
         return wavelength.copy(), f_lambda * wavelength**2 / _C_ANGSTROM_PER_S * 1e29

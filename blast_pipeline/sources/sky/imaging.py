@@ -7,7 +7,8 @@ stacks ~23.2 in r, SDSS ~22.2, Legacy Survey DR10 ~23.6, 2MASS ~17.4, AllWISE W1
 Noise per pixel: Gaussian sky noise giving the stated depth for a Gaussian PSF
 (``sigma = F_5sigma / (5 sqrt(4 pi) sigma_psf)``) plus source shot noise through the gain
 (electrons per image unit: SDSS's camera gain over NMGY, a WISE coadd's frame gain times its
-number of frames, a DECam coadd at the DES wide depth: ``science/gain.py``); GALEX is pure Poisson in counts over ``EXPTIME``.
+number of frames, a DECam coadd at the DES wide depth: ``science/gain.py``); GALEX is pure
+Poisson in counts over ``EXPTIME``.
 Resampled products (WISE and 2MASS Atlas images, SDSS and Legacy Survey mosaics, PanSTARRS
 stacks) have correlated pixel noise: the noise field is smoothed with a Gaussian of
 ``noise_correlation_px`` pixels (sigma) and rescaled to the same per-pixel sigma, so large

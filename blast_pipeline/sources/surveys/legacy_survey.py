@@ -2,8 +2,10 @@
 
 Blast searches ``ls_dr10`` (then ``ls_dr9`` when DR10 gives no image), keeps records whose
 ``access_url`` contains ``-depth-`` and whose ``obs_bandpass`` starts with the band, downloads the
-matching ``-image-`` file and reads the exposure time from the depth map at the position
-(0 means no data). The cutout gets that value as ``EXPTIME``.
+matching ``-image-`` file and reads what it calls the exposure time from the depth map at the
+position (0 means no data). The cutout gets that value as ``EXPTIME``, as in Blast; it is a
+point source's inverse variance (1/nmgy^2), so the photometry does not take it for a gain
+(`science.gain`).
 """
 
 from __future__ import annotations

@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     os.environ.update({k: env[k] for k in ("BLAST_HOME", "BLAST_CUTOUT_FOV_ARCSEC")})
     with ExitStack() as stack:
+        stack.callback(shutil.rmtree, tmp, ignore_errors=True)  # also after ^C or a time limit
         if args.profile == "production":  # its own DAGSTER_HOME, the database and the broker
             env = stack.enter_context(production_profile(tmp, args))
         os.environ.update(env)
@@ -153,7 +154,6 @@ def _measure(args: argparse.Namespace, tmp: Path, env: dict[str, str]) -> int:
         f"profile={args.profile}"
         + (f" dagster_workers={args.workers}" if args.profile == "production" else "")
     )
-    shutil.rmtree(tmp, ignore_errors=True)
     return 0 if done >= args.n else 1
 
 

@@ -2,7 +2,8 @@
 
 A usable cutout opens, has a 2-D image (in the primary HDU or, for the pipeline's stored files,
 the first image extension, tile-compressed or plain), a celestial WCS that transforms pixels
-to the sky, and finite data that is not all zero (an all-NaN or all-zero image is a survey's "no coverage", not an image).
+to the sky, and finite data that is not all zero (an all-NaN or all-zero image is a survey's
+"no coverage", not an image).
 Each check returns a reason (a short sentence) or None; nothing here raises for a bad file.
 """
 
